@@ -1,0 +1,1 @@
+"""hoso: secure document and e-signature microservices."""
