@@ -1,0 +1,232 @@
+"""Content type detection while a file streams in: libmagic plus structure checks.
+
+libmagic alone is not enough: it calls a PDF with a ZIP appended ``application/pdf`` and a PDF
+with junk in front ``application/octet-stream``. So beside libmagic on the first bytes we scan
+the whole stream for structures that must not be there: a ``%PDF-`` header that is not at
+offset 0 (but within the first 1024 bytes, where readers still accept it), ZIP local headers
+together with an end-of-central-directory record inside a non-ZIP format, executables (MZ,
+ELF, Mach-O, scripts), and ``/Encrypt`` in a PDF. PDFs up to a size limit are also opened with
+pikepdf from a temporary spool file (bounded memory) to confirm encryption and structure.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO
+
+import magic
+import pikepdf
+from hoso.storage.errors import DisallowedType, EncryptedPdf
+
+__all__ = ["ContentSniffer", "SniffPolicy", "SniffResult", "normalise_media_type"]
+
+_HEAD = 64 * 1024
+_PDF_WINDOW = 1024
+_OVERLAP = 16
+_ZIP_LOCAL = b"PK\x03\x04"
+_ZIP_END = b"PK\x05\x06"
+_EXECUTABLE_MAGIC = (
+    b"MZ",
+    b"\x7fELF",
+    b"\xcf\xfa\xed\xfe",
+    b"\xce\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"#!",
+)
+_EXECUTABLE_TYPES = {
+    "application/x-dosexec",
+    "application/x-executable",
+    "application/x-sharedlib",
+    "application/x-pie-executable",
+    "application/x-mach-binary",
+    "text/x-shellscript",
+    "application/x-msdownload",
+}
+# Types that are ZIP containers by design.
+_ZIP_FORMATS = {
+    "application/zip",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/epub+zip",
+}
+_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/tif": "image/tiff",
+    "text/xml": "application/xml",
+    "application/x-pdf": "application/pdf",
+}
+
+
+def normalise_media_type(value: str) -> str:
+    """Lower-case, drop parameters and map common aliases (``text/xml`` → ``application/xml``)."""
+    base = value.split(";", 1)[0].strip().lower()
+    return _ALIASES.get(base, base)
+
+
+@dataclass(frozen=True)
+class SniffPolicy:
+    """What the sniffer accepts."""
+
+    allowed: frozenset[str]
+    """Normalised media types allowed for this component type."""
+    allow_encrypted_pdf: bool = False
+    reject_polyglots: bool = True
+    pdf_deep_check_max_bytes: int = 64 * 1024 * 1024
+    """PDFs up to this size are opened with pikepdf (spooled to a temporary file)."""
+
+
+@dataclass(frozen=True)
+class SniffResult:
+    """What the content is."""
+
+    media_type: str
+    """Normalised detected media type."""
+    libmagic_type: str
+    encrypted_pdf: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class ContentSniffer:
+    """Feed chunks as they arrive, then call :meth:`finish` for the verdict.
+
+    Memory use is bounded: the first 64 KiB, a few bytes of overlap, and (for PDFs below the
+    deep-check limit) a spooled temporary file that lives on disk past 1 MiB.
+    """
+
+    def __init__(self, policy: SniffPolicy) -> None:
+        """Start a sniffer for one upload."""
+        self._policy = policy
+        self._head = bytearray()
+        self._tail = b""
+        self._size = 0
+        self._zip_local_at: int | None = None
+        self._zip_end = False
+        self._encrypt_token = False
+        self._spool: IO[bytes] | None = None
+        self._spool_active = True
+
+    def feed(self, chunk: bytes) -> None:
+        """Inspect the next chunk."""
+        if not chunk:
+            return
+        if len(self._head) < _HEAD:
+            self._head += chunk[: _HEAD - len(self._head)]
+        window = self._tail + chunk
+        base = self._size - len(self._tail)
+        if self._zip_local_at is None:
+            found = window.find(_ZIP_LOCAL)
+            if found >= 0:
+                self._zip_local_at = base + found
+        if not self._zip_end and window.find(_ZIP_END) >= 0:
+            self._zip_end = True
+        if not self._encrypt_token and window.find(b"/Encrypt") >= 0:
+            self._encrypt_token = True
+        self._tail = window[-_OVERLAP:]
+        self._size += len(chunk)
+        self._spool_chunk(chunk)
+
+    def _spool_chunk(self, chunk: bytes) -> None:
+        if not self._spool_active:
+            return
+        if (
+            not self._head.startswith(b"%PDF-")
+            or self._size > self._policy.pdf_deep_check_max_bytes
+        ):
+            self._drop_spool()
+            return
+        if self._spool is None:
+            self._spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115
+        self._spool.write(chunk)
+
+    def _drop_spool(self) -> None:
+        self._spool_active = False
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    def close(self) -> None:
+        """Remove the spool file (also done by :meth:`finish`)."""
+        self._drop_spool()
+
+    def finish(self, declared_type: str | None = None) -> SniffResult:
+        """Decide; raise when the content is not acceptable.
+
+        Args:
+            declared_type: The media type the client declared, if any.
+
+        Raises:
+            DisallowedType: not allowed, disagrees with the declared type, executable or polyglot.
+            EncryptedPdf: an encrypted PDF while the policy forbids them.
+        """
+        try:
+            return self._decide(declared_type)
+        finally:
+            self._drop_spool()
+
+    def _decide(self, declared_type: str | None) -> SniffResult:
+        head = bytes(self._head)
+        raw = magic.from_buffer(head, mime=True) if head else "application/x-empty"
+        detected = normalise_media_type(raw)
+        notes: list[str] = []
+        pdf_at = head.find(b"%PDF-", 0, _PDF_WINDOW)
+        if head.startswith(_EXECUTABLE_MAGIC) or detected in _EXECUTABLE_TYPES:
+            raise DisallowedType(f"executable content ({raw}) is never archived", field="content")
+        if self._policy.reject_polyglots:
+            if pdf_at > 0:
+                raise DisallowedType(
+                    f"the content has a PDF header at byte {pdf_at}, not at the start: a"
+                    " polyglot or a PDF with junk in front; send the plain PDF",
+                    field="content",
+                )
+            is_zip_container = detected in _ZIP_FORMATS or head.startswith(_ZIP_LOCAL)
+            if not is_zip_container and self._zip_local_at is not None and self._zip_end:
+                raise DisallowedType(
+                    f"the {detected} content also contains a ZIP archive (at byte"
+                    f" {self._zip_local_at}): polyglot files are refused",
+                    field="content",
+                )
+        encrypted = False
+        if detected == "application/pdf":
+            encrypted = self._pdf_encrypted(notes)
+            if encrypted and not self._policy.allow_encrypted_pdf:
+                raise EncryptedPdf(
+                    "the PDF is encrypted (password-protected); remove the protection before"
+                    " archiving",
+                    field="content",
+                )
+        if detected not in self._policy.allowed:
+            allowed = ", ".join(sorted(self._policy.allowed))
+            raise DisallowedType(
+                f"content of type {detected} is not allowed for this component type;"
+                f" allowed: {allowed}",
+                field="content",
+            )
+        if declared_type:
+            declared = normalise_media_type(declared_type)
+            if declared not in {"application/octet-stream", detected}:
+                raise DisallowedType(
+                    f"declared type {declared} disagrees with the content ({detected})",
+                    field="content_type",
+                )
+        return SniffResult(
+            media_type=detected, libmagic_type=raw, encrypted_pdf=encrypted, notes=tuple(notes)
+        )
+
+    def _pdf_encrypted(self, notes: list[str]) -> bool:
+        if self._spool is None:
+            notes.append("pdf checked by streaming scan only")
+            return self._encrypt_token
+        self._spool.seek(0)
+        try:
+            with pikepdf.open(self._spool) as pdf:
+                return bool(pdf.is_encrypted)
+        except pikepdf.PasswordError:
+            return True
+        except pikepdf.PdfError as exc:
+            raise DisallowedType(
+                f"the PDF cannot be parsed ({exc}); send an undamaged PDF", field="content"
+            ) from exc
