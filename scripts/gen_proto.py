@@ -66,8 +66,8 @@ def _stub_args(out_dir: Path) -> list[str]:
         return [
             f"--plugin=protoc-gen-mypy={mypy_plugin}",
             f"--plugin=protoc-gen-mypy_grpc={mypy_grpc_plugin}",
-            f"--mypy_out={out_dir}",
-            f"--mypy_grpc_out={out_dir}",
+            f"--mypy_out=quiet:{out_dir}",
+            f"--mypy_grpc_out=quiet:{out_dir}",
         ]
     return [f"--pyi_out={out_dir}"]
 
