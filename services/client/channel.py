@@ -1,0 +1,103 @@
+"""Channels to hoso servers, carrying the caller's bearer token on every call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+__all__ = ["ClientConfig", "TokenInterceptor", "connect", "default_config"]
+
+_MAX_MESSAGE = 8 * 1024 * 1024
+
+
+class _TokenMixin:
+    def __init__(self, token: str) -> None:
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        metadata = tuple(details.metadata or ()) + self._metadata
+        return grpc.aio.ClientCallDetails(
+            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
+        )
+
+
+class TokenInterceptor(
+    _TokenMixin,
+    grpc.aio.UnaryUnaryClientInterceptor,
+    grpc.aio.UnaryStreamClientInterceptor,
+    grpc.aio.StreamUnaryClientInterceptor,
+    grpc.aio.StreamStreamClientInterceptor,
+):
+    """Adds ``authorization: Bearer <token>`` to every call (plaintext or TLS)."""
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+    async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Where a client connects and how it proves who it is."""
+
+    address: str = "127.0.0.1:50051"
+    token: str | None = None
+    root_certificates: Path | None = None
+    client_certificate: Path | None = None
+    client_key: Path | None = None
+
+
+def default_config(
+    *, address: str | None = None, token: str | None = None, data_dir: Path | None = None
+) -> ClientConfig:
+    """Config from arguments, then ``HOSO_CLIENT_ADDRESS`` / ``HOSO_CLIENT_TOKEN``, then the
+    embedded server's operator token file (``var/operator.token``)."""
+    token = token or os.environ.get("HOSO_CLIENT_TOKEN")
+    if not token:
+        token_file = Path(
+            os.environ.get(
+                "HOSO_CLIENT_TOKEN_FILE", str((data_dir or Path("var")) / "operator.token")
+            )
+        )
+        if token_file.exists():
+            token = token_file.read_text().strip()
+    return ClientConfig(
+        address=address or os.environ.get("HOSO_CLIENT_ADDRESS", "127.0.0.1:50051"), token=token
+    )
+
+
+def connect(
+    config: ClientConfig, *, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()
+) -> grpc.aio.Channel:
+    """An aio channel to ``config.address`` with the token interceptor installed."""
+    chain: list[grpc.aio.ClientInterceptor] = list(interceptors)
+    if config.token:
+        chain.append(TokenInterceptor(config.token))
+    options = [
+        ("grpc.max_receive_message_length", _MAX_MESSAGE),
+        ("grpc.max_send_message_length", _MAX_MESSAGE),
+    ]
+    if config.root_certificates:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=config.root_certificates.read_bytes(),
+            private_key=config.client_key.read_bytes() if config.client_key else None,
+            certificate_chain=config.client_certificate.read_bytes()
+            if config.client_certificate
+            else None,
+        )
+        return grpc.aio.secure_channel(
+            config.address, credentials, options=options, interceptors=chain
+        )
+    return grpc.aio.insecure_channel(config.address, options=options, interceptors=chain)

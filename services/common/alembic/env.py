@@ -1,0 +1,45 @@
+"""Alembic environment shared by every service's migration branch."""
+
+from __future__ import annotations
+
+from alembic import context
+from hoso.common.migrate import metadata
+from sqlalchemy import create_engine, pool
+
+config = context.config
+target_metadata = metadata()
+
+
+def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+    # FTS5 virtual tables and their shadow tables are managed by raw SQL in migrations.
+    return not (
+        type_ == "table" and name is not None and ("_fts" in name or name.startswith("sqlite_"))
+    )
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=_include_object,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=_include_object,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()

@@ -1,0 +1,25 @@
+"""Conversions between protobuf well-known types and Python values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+
+__all__ = ["from_timestamp", "to_timestamp"]
+
+
+def to_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """A ``Timestamp`` for an aware datetime (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value.astimezone(UTC))
+    return stamp
+
+
+def from_timestamp(stamp: timestamp_pb2.Timestamp | None) -> datetime | None:
+    """An aware UTC datetime for a set ``Timestamp``; ``None`` when unset (all zero)."""
+    if stamp is None or (stamp.seconds == 0 and stamp.nanos == 0):
+        return None
+    return stamp.ToDatetime(tzinfo=UTC)

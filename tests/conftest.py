@@ -1,0 +1,10 @@
+"""Shared pytest configuration: fixture plugins live in ``tests/fixtures``."""
+
+from __future__ import annotations
+
+pytest_plugins = [
+    "tests.fixtures.servers",
+    "tests.fixtures.database",
+    "tests.fixtures.grpc_server",
+    "tests.fixtures.s3",
+]
