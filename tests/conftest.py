@@ -6,5 +6,5 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.database",
     "tests.fixtures.grpc_server",
-    "tests.fixtures.s3",
+    "tests.fixtures.ocr_pages",
 ]
