@@ -1,0 +1,5 @@
+"""``python -m hoso.cli`` runs the ``hoso`` command."""
+
+from hoso.cli.main import app
+
+app()
