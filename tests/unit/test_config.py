@@ -60,7 +60,7 @@ def test_bad_value_names_option_and_variable() -> None:
 
 
 def test_out_of_range_value_is_refused() -> None:
-    with pytest.raises(ConfigError, match="server.port"):
+    with pytest.raises(ConfigError, match=r"server\.port"):
         load_settings(env={"HOSO_SERVER__PORT": "70000"})
 
 
