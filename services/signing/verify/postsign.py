@@ -1,0 +1,86 @@
+"""Judge what happened after a signature beyond pyHanko's rules: re-written pre-filled fields,
+later appearances drawn over signed content, and any other visible change.
+"""
+
+from __future__ import annotations
+
+from hoso.signing.verify.changes import Snapshot, take_snapshot
+from hoso.signing.verify.findings import Code, Finding
+from hoso.signing.verify.visual import Overlay, PageRenderer, compare_pages
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+__all__ = ["analyse_after_signing"]
+
+
+def analyse_after_signing(
+    reader: PdfFileReader,
+    signed_revision: int,
+    signed_end: int,
+    final: Snapshot,
+    renderer: PageRenderer | None,
+    *,
+    pyhanko_flagged: bool,
+) -> list[Finding]:
+    """Findings about revisions after ``signed_revision``.
+
+    Args:
+        reader: the document.
+        signed_revision: the revision the signature covers.
+        signed_end: offset where the signed revision ends.
+        final: snapshot of the last revision.
+        renderer: page renderer, or ``None`` to skip the visual comparison.
+        pyhanko_flagged: pyHanko already rated the changes as disallowed (no need to render).
+    """
+    if signed_revision >= reader.xrefs.total_revisions - 1:
+        return []
+    before = take_snapshot(reader, signed_revision)
+    findings: list[Finding] = []
+    overlays: list[Overlay] = []
+    always_allowed: set[int] = set()
+
+    for name, old in before.fields.items():
+        new = final.fields.get(name)
+        if new is None or new.fingerprint == old.fingerprint:
+            continue
+        if old.field_type == "/Sig":
+            if old.has_content:
+                findings.append(Finding(Code.PREFILLED_FIELD_CHANGED, f"signature field {name}"))
+            else:
+                findings.append(Finding(Code.LATER_SIGNATURE, name))
+            continue
+        if old.has_content:
+            findings.append(Finding(Code.PREFILLED_FIELD_CHANGED, name))
+        else:
+            findings.append(Finding(Code.EMPTY_FIELD_FILLED, name))
+            always_allowed.update(new.widget_ids)
+    for name, new in final.fields.items():
+        if name not in before.fields and new.field_type == "/Sig" and new.has_content:
+            findings.append(Finding(Code.LATER_SIGNATURE, name))
+
+    candidates = False
+    for object_id, annot in final.annotations.items():
+        old_annot = before.annotations.get(object_id)
+        if old_annot is not None and old_annot.fingerprint == annot.fingerprint:
+            continue
+        candidates = True
+        overlays.append(
+            Overlay(
+                page=annot.page,
+                rect=annot.rect,
+                label=f"{annot.subtype.lstrip('/')} object {object_id}",
+                allowed_if_blank=object_id not in always_allowed,
+            )
+        )
+    removed = any(oid not in final.annotations for oid in before.annotations)
+    if renderer is None or pyhanko_flagged or not (candidates or removed):
+        return findings
+
+    signed_pages = renderer.render(signed_end)
+    final_pages = renderer.render(-1)
+    result = compare_pages(signed_pages, final_pages, final.page_boxes, overlays, renderer.scale)
+    for label in result.overlays_on_content:
+        findings.append(Finding(Code.OVERLAY_ON_SIGNED_CONTENT, label))
+    if result.changed_pages and not result.overlays_on_content:
+        pages = ", ".join(str(p + 1) for p in result.changed_pages)
+        findings.append(Finding(Code.VISUAL_CHANGE, f"page {pages}"))
+    return findings

@@ -1,0 +1,141 @@
+"""Compare what the pages show at a signed revision and at the last revision.
+
+Renders with pdfium (annotation appearances on, interactive form regeneration off, so only the
+appearance streams in the file are drawn) at a low resolution and compares pixels. A change is
+allowed only inside the rectangle of a later signature or annotation drawn over blank paper,
+or of a field that was empty when the document was signed. This catches the *hide* shadow
+attack (an overlay removed or made transparent), evil annotations and sneaky signatures that
+draw over signed content, whatever PDF trick produced the change.
+
+pdfium is not thread-safe, so rendering holds a process-wide lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import pypdfium2 as pdfium
+from PIL import Image, ImageChops, ImageDraw
+
+__all__ = ["Overlay", "PageRenderer", "VisualDiff", "compare_pages"]
+
+Rect = tuple[float, float, float, float]
+
+_LOCK = threading.Lock()
+_DIFF_THRESHOLD = 48  # grey levels; below this, anti-aliasing noise
+_INK_THRESHOLD = 200  # a pixel darker than this is "ink" on white paper
+
+
+class PageRenderer:
+    """Renders the pages of a file truncated at a revision boundary, caching by boundary."""
+
+    def __init__(self, data: bytes, *, scale: float = 0.5, max_pages: int = 50) -> None:
+        self._data = data
+        self._scale = scale
+        self._max_pages = max_pages
+        self._cache: dict[int, list[Image.Image]] = {}
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    def render(self, end: int) -> list[Image.Image]:
+        """Greyscale images of the first pages of ``data[:end]`` (cached; ``end < 0``: all)."""
+        if end < 0 or end > len(self._data):
+            end = len(self._data)
+        if end in self._cache:
+            return self._cache[end]
+        with _LOCK:
+            doc = pdfium.PdfDocument(self._data[:end] if end < len(self._data) else self._data)
+            try:
+                images = []
+                for index in range(min(len(doc), self._max_pages)):
+                    page = doc[index]
+                    bitmap = page.render(
+                        scale=self._scale, grayscale=True, draw_annots=True, may_draw_forms=False
+                    )
+                    images.append(bitmap.to_pil().convert("L"))
+                    page.close()
+            finally:
+                doc.close()
+        self._cache[end] = images
+        return images
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A later annotation, signature or field appearance to judge."""
+
+    page: int
+    rect: Rect
+    label: str
+    allowed_if_blank: bool = True
+    """Allowed when it covers only blank paper; an empty field's own rectangle is always allowed."""
+
+
+@dataclass(frozen=True)
+class VisualDiff:
+    """Result of the comparison."""
+
+    overlays_on_content: list[str]
+    changed_pages: list[int]
+
+
+def _to_pixels(
+    rect: Rect, box: Rect, image: Image.Image, scale: float
+) -> tuple[int, int, int, int]:
+    x0, y0, _, y1_box = box
+    height_pt = y1_box - y0
+    left = int((rect[0] - x0) * scale)
+    right = int((rect[2] - x0) * scale + 0.999)
+    top = int((height_pt - (rect[3] - y0)) * scale)
+    bottom = int((height_pt - (rect[1] - y0)) * scale + 0.999)
+    w, h = image.size
+    return max(0, left), max(0, top), min(w, right), min(h, bottom)
+
+
+def _has_ink(image: Image.Image, box: tuple[int, int, int, int], shrink: int = 1) -> bool:
+    left, top, right, bottom = box
+    left, top, right, bottom = left + shrink, top + shrink, right - shrink, bottom - shrink
+    if right <= left or bottom <= top:
+        return False
+    low, _ = image.crop((left, top, right, bottom)).getextrema()
+    return low < _INK_THRESHOLD
+
+
+def compare_pages(
+    signed: list[Image.Image],
+    final: list[Image.Image],
+    boxes: list[Rect],
+    overlays: list[Overlay],
+    scale: float,
+) -> VisualDiff:
+    """Compare renders page by page; allowed overlays are masked out of the difference."""
+    on_content: list[str] = []
+    changed: list[int] = []
+    for page, (before, after) in enumerate(zip(signed, final, strict=False)):
+        if before.size != after.size:
+            changed.append(page)
+            continue
+        diff = ImageChops.difference(before, after).point(
+            lambda v: 255 if v > _DIFF_THRESHOLD else 0
+        )
+        if diff.getbbox() is None:
+            continue
+        box = boxes[page] if page < len(boxes) else (0.0, 0.0, 612.0, 792.0)
+        mask = ImageDraw.Draw(diff)
+        for overlay in (o for o in overlays if o.page == page):
+            pixels = _to_pixels(overlay.rect, box, before, scale)
+            left, top, right, bottom = pixels
+            if right <= left or bottom <= top:
+                continue
+            if overlay.allowed_if_blank and _has_ink(before, pixels):
+                region = diff.crop(pixels)
+                if region.getbbox() is not None:
+                    on_content.append(f"{overlay.label} (page {page + 1})")
+                    continue
+            mask.rectangle((left - 1, top - 1, right + 1, bottom + 1), fill=0)
+        if diff.getbbox() is not None:
+            changed.append(page)
+    return VisualDiff(overlays_on_content=on_content, changed_pages=changed)
