@@ -170,10 +170,10 @@ async def test_graceful_shutdown_drains_in_flight_calls(tmp_path) -> None:
     from hoso.common.auth import Caller
     from hoso.common.server import start
 
-    from tests.fixtures.grpc_server import test_settings
+    from tests.fixtures.grpc_server import make_test_settings
 
     hold = _HoldInterceptor("/hoso.common.v1.AuditService/VerifyAuditChain")
-    settings = test_settings(tmp_path / "data", f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    settings = make_test_settings(tmp_path / "data", f"sqlite:///{tmp_path / 'c.sqlite3'}")
     running = await start(
         settings, [], extra_tokens={"t": Caller("op", frozenset({"operator"}))}, interceptors=[hold]
     )
