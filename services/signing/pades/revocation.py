@@ -1,0 +1,72 @@
+"""Validation data for B-LT/B-LTA, produced in-process by our own trust services.
+
+Our OCSP responder and CRL live in the same service, so the engine asks them directly instead
+of fetching the URLs in the certificates; the results go into a certvalidator
+``ValidationContext`` with fetching disabled, and pyHanko embeds them in the DSS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from asn1crypto import crl, ocsp, x509
+from hoso.common.errors import FailedPrecondition, Unavailable
+from hoso.signing.pades.environment import TrustEnvironment
+from pyhanko_certvalidator import ValidationContext
+
+__all__ = ["offline_context", "validation_context"]
+
+
+def offline_context(env: TrustEnvironment) -> ValidationContext:
+    """A context that trusts our roots and never fetches (pre-sign checks at B-B/B-T)."""
+    return ValidationContext(
+        trust_roots=list(env.trust_roots),
+        other_certs=list(env.other_certs),
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+    )
+
+
+async def validation_context(
+    env: TrustEnvironment, certs: Iterable[x509.Certificate]
+) -> ValidationContext:
+    """A context holding revocation data for ``certs`` (and nothing fetched from the net).
+
+    Self-signed certificates (roots) need no revocation data and are skipped.
+
+    Raises:
+        Unavailable: the revocation source failed (retry later).
+        FailedPrecondition: no revocation source is configured.
+    """
+    if env.revocation is None:
+        raise FailedPrecondition(
+            "levels B-LT and B-LTA need revocation data, but no revocation source is configured"
+        )
+    unique = {cert.issuer_serial: cert for cert in certs if not cert.self_issued}
+    try:
+        answers = await asyncio.gather(
+            *(env.revocation.revocation_data(cert) for cert in unique.values())
+        )
+    except Exception as exc:
+        raise Unavailable(f"revocation data could not be produced: {exc}") from exc
+    ocsps: list[ocsp.OCSPResponse] = []
+    crls: list[crl.CertificateList] = []
+    seen: set[bytes] = set()
+    for ocsp_ders, crl_ders in answers:
+        for der in ocsp_ders:
+            if der not in seen:
+                seen.add(der)
+                ocsps.append(ocsp.OCSPResponse.load(der))
+        for der in crl_ders:
+            if der not in seen:
+                seen.add(der)
+                crls.append(crl.CertificateList.load(der))
+    return ValidationContext(
+        trust_roots=list(env.trust_roots),
+        other_certs=list(env.other_certs),
+        ocsps=ocsps,
+        crls=crls,
+        allow_fetching=False,
+        revocation_mode="hard-fail",
+    )
