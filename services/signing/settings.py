@@ -99,13 +99,21 @@ class SigningSettings(Section):
             raise ValueError("key_store = pkcs11 needs pkcs11_user_pin")
         return self
 
-    def certificate_urls(self, public_base_url: str) -> dict[str, str]:
-        """URLs written into issued certificates: ``crl``, ``ocsp`` and ``ca_issuers``."""
+    @staticmethod
+    def pki_urls(public_base_url: str) -> dict[str, str]:
+        """The HTTP URLs of the trust services under ``public_base_url``.
+
+        Keys: ``crl`` (issuing CA CRL), ``root_crl``, ``ocsp``, ``ca_issuers`` (issuing CA
+        certificate), ``root_cert`` and ``tsa``.
+        """
         base = public_base_url.rstrip("/")
         return {
-            "crl": f"{base}/pki/crl",
+            "crl": f"{base}/pki/issuing.crl",
+            "root_crl": f"{base}/pki/root.crl",
             "ocsp": f"{base}/pki/ocsp",
-            "ca_issuers": f"{base}/pki/ca.cer",
+            "ca_issuers": f"{base}/pki/issuing.cer",
+            "root_cert": f"{base}/pki/root.cer",
+            "tsa": f"{base}/pki/tsa",
         }
 
 

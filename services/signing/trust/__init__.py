@@ -1,0 +1,1 @@
+"""Trust services: the certificate authority, revocation (CRL, OCSP), timestamps, consent."""
