@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.grpc_server",
     "tests.fixtures.ocr_pages",
+    "tests.fixtures.trust",
 ]
