@@ -1,0 +1,181 @@
+"""The text index interface, and query parsing and snippets shared by every backend.
+
+Queries are user text, never index syntax: :func:`parse_query` keeps only words (and
+double-quoted phrases), so characters such as ``"``, ``*``, ``NEAR(``, ``-`` or a bare
+``AND OR`` can never make a backend fail. Every word is matched folded (no diacritics,
+đ → d); pages that also match with the exact diacritics rank first.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hoso.ocr.errors import InvalidArgument
+from hoso.ocr.text import fold, normalize_text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+__all__ = [
+    "IndexedPage",
+    "ParsedQuery",
+    "SearchFilters",
+    "SearchHit",
+    "SearchResults",
+    "TextIndex",
+    "make_snippet",
+    "parse_query",
+    "words_of",
+]
+
+# Letters and digits only: the same split as FTS5's unicode61 tokenizer, so both sides agree.
+_WORD = re.compile(r"[^\W_]+")
+_PHRASE = re.compile(r'"([^"]*)"')
+MAX_QUERY_WORDS = 32
+_SNIPPET_CHARS = 160
+
+
+@dataclass(frozen=True)
+class IndexedPage:
+    """The text of one page and the facts search can filter on."""
+
+    file_version: str
+    page: int
+    """1-based page number."""
+    text: str
+    dossier: str = ""
+    agency: str = ""
+    procedure: str = ""
+    component_type: str = ""
+    archived_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Optional restrictions; empty strings and ``None`` mean "any"."""
+
+    dossier: str = ""
+    agency: str = ""
+    procedure: str = ""
+    component_type: str = ""
+    archived_from: datetime | None = None
+    archived_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query as groups of words: each group is a phrase (one word is a phrase of one)."""
+
+    exact: tuple[tuple[str, ...], ...]
+    """Lower-case NFC words with their diacritics."""
+    folded: tuple[tuple[str, ...], ...]
+    """The same words folded (no diacritics, đ → d)."""
+
+    @property
+    def words(self) -> set[str]:
+        """Every folded word, for highlighting."""
+        return {w for group in self.folded for w in group}
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A matching page, with a snippet of its text and where the matches are in it."""
+
+    file_version: str
+    page: int
+    score: float
+    snippet: str
+    highlights: tuple[tuple[int, int], ...] = field(default=())
+    """``(start, end)`` character offsets of matched words inside :attr:`snippet`."""
+    exact: bool = False
+    """Whether the page matches with the query's exact diacritics."""
+    dossier: str = ""
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """One page of results."""
+
+    hits: tuple[SearchHit, ...]
+    total: int
+
+
+def words_of(text: str) -> list[str]:
+    """The words of ``text`` in order, lower-case NFC, as the index stores them."""
+    return _WORD.findall(normalize_text(text).lower())
+
+
+def parse_query(query: str) -> ParsedQuery:
+    """Split ``query`` into words and double-quoted phrases, exact and folded.
+
+    Raises:
+        InvalidArgument: No word remains (empty or punctuation only) or too many words.
+    """
+    text = normalize_text(query).lower()
+    groups: list[tuple[str, ...]] = []
+    for phrase in _PHRASE.findall(text):
+        words = tuple(_WORD.findall(phrase))
+        if words:
+            groups.append(words)
+    groups += [(w,) for w in _WORD.findall(_PHRASE.sub(" ", text).replace('"', " "))]
+    if not groups:
+        raise InvalidArgument(
+            "the query has no words to search for; type at least one word", field="query"
+        )
+    if sum(len(g) for g in groups) > MAX_QUERY_WORDS:
+        raise InvalidArgument(
+            f"the query has more than {MAX_QUERY_WORDS} words; shorten it", field="query"
+        )
+    folded = tuple(tuple(fold(w) for w in g) for g in groups)
+    return ParsedQuery(exact=tuple(groups), folded=folded)
+
+
+def make_snippet(text: str, query: ParsedQuery) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A window of ``text`` around the first match, and the offsets of matched words in it."""
+    wanted = query.words
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(text) if fold(m.group()) in wanted]
+    if not spans:
+        return text[:_SNIPPET_CHARS], ()
+    start = max(0, spans[0][0] - _SNIPPET_CHARS // 4)
+    # Start the window on a word boundary so the snippet does not open mid-word.
+    if start:
+        space = text.rfind(" ", 0, start)
+        start = space + 1 if space >= 0 else 0
+    end = min(len(text), start + _SNIPPET_CHARS)
+    snippet = text[start:end]
+    offsets = tuple((s - start, e - start) for s, e in spans if s >= start and e <= end)
+    return snippet, offsets
+
+
+class TextIndex(ABC):
+    """Where page texts are indexed and searched.
+
+    Methods take the caller's session, so indexing joins the transaction that records the
+    OCR result, and a crash leaves neither or both.
+    """
+
+    @abstractmethod
+    async def upsert(self, session: AsyncSession, pages: Sequence[IndexedPage]) -> None:
+        """Index ``pages``, replacing any earlier text of the same file version and page."""
+
+    @abstractmethod
+    async def delete_file(self, session: AsyncSession, file_version: str) -> None:
+        """Remove every page of ``file_version``."""
+
+    @abstractmethod
+    async def clear(self, session: AsyncSession) -> None:
+        """Empty the index (before a rebuild)."""
+
+    @abstractmethod
+    async def search(
+        self,
+        session: AsyncSession,
+        query: ParsedQuery,
+        filters: SearchFilters,
+        *,
+        limit: int,
+        offset: int,
+    ) -> SearchResults:
+        """Pages matching every word or phrase of ``query``, best first."""
