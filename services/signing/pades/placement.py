@@ -50,9 +50,8 @@ class Placement:
 
 def page_size(reader: PdfFileReader, page_index: int) -> tuple[float, float]:
     """Width and height of a page's media box, in points."""
-    page = reader.root["/Pages"]
-    page_obj, _, _ = reader.find_page_for_modification(page_index)
-    del page
+    page_ref, _ = reader.find_page_for_modification(page_index)
+    page_obj = page_ref.get_object()
     box = [float(v) for v in page_obj["/MediaBox"]]
     return box[2] - box[0], box[3] - box[1]
 
@@ -100,8 +99,8 @@ def seal_box(reader: PdfFileReader, field_name: str, diameter_mm: float) -> tupl
 def _index_of_page(reader: PdfFileReader, page_ref: object) -> int:
     count = int(reader.root["/Pages"]["/Count"])
     for index in range(count):
-        _, _, ref = reader.find_page_for_modification(index)
-        if ref == page_ref:
+        ref, _ = reader.find_page_for_modification(index)
+        if ref.idnum == getattr(page_ref, "idnum", None):
             return index
     return 0
 
