@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = sorted(path.parent.name for path in (K8S / "overlays").glob("*/kustomization.yaml"))
 #: The Kubernetes version whose schemas every object must satisfy.
-KUBERNETES_VERSION = "1.33"
+KUBERNETES_VERSION = "1.35"
 IN_CI = os.environ.get("CI") == "true"
 
 HOSO_PORT = 50051
