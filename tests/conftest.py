@@ -8,4 +8,6 @@ pytest_plugins = [
     "tests.fixtures.grpc_server",
     "tests.fixtures.ocr_pages",
     "tests.fixtures.trust",
+    "tests.fixtures.archive",
+    "tests.fixtures.attacks",
 ]

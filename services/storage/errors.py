@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import grpc
 from hoso.common.errors import (
     AlreadyExists,
     FailedPrecondition,
+    HosoError,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
@@ -15,6 +17,7 @@ from hoso.common.errors import (
 
 __all__ = [
     "BackendUnavailable",
+    "DataLoss",
     "DigestMismatch",
     "DisallowedType",
     "DuplicateDossier",
@@ -22,6 +25,7 @@ __all__ = [
     "EncryptedPdf",
     "FileTooLarge",
     "ObjectMissing",
+    "OutOfRange",
     "RetentionActive",
     "StorageMisconfigured",
     "UnknownDossier",
@@ -83,3 +87,15 @@ class EncryptedPdf(FailedPrecondition):
 
 class EmptyFile(InvalidArgument):
     """The upload carried no bytes."""
+
+
+class DataLoss(HosoError):
+    """Stored bytes are gone or no longer match the catalog."""
+
+    code = grpc.StatusCode.DATA_LOSS
+
+
+class OutOfRange(HosoError):
+    """A read starts beyond the end of the file."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE

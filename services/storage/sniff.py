@@ -106,6 +106,7 @@ class ContentSniffer:
         self._zip_local_at: int | None = None
         self._zip_end = False
         self._encrypt_token = False
+        self._byte_range = False
         self._spool: IO[bytes] | None = None
         self._spool_active = True
 
@@ -125,6 +126,8 @@ class ContentSniffer:
             self._zip_end = True
         if not self._encrypt_token and window.find(b"/Encrypt") >= 0:
             self._encrypt_token = True
+        if not self._byte_range and window.find(b"/ByteRange") >= 0:
+            self._byte_range = True
         self._tail = window[-_OVERLAP:]
         self._size += len(chunk)
         self._spool_chunk(chunk)
@@ -147,6 +150,11 @@ class ContentSniffer:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+
+    @property
+    def looks_signed(self) -> bool:
+        """Whether a PDF carries a signature dictionary (``/ByteRange``)."""
+        return self._head.startswith(b"%PDF-") and self._byte_range
 
     def close(self) -> None:
         """Remove the spool file (also done by :meth:`finish`)."""

@@ -30,7 +30,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hoso.common.errors import Internal
-from hoso.storage.errors import ObjectMissing
+from hoso.storage.errors import DataLoss, ObjectMissing
 from hoso.storage.objectstore._common import check_key, refuse_if_locked
 from hoso.storage.objectstore.api import Capabilities, ObjectInfo, ObjectStore, PutResult
 
@@ -213,7 +213,7 @@ class LocalObjectStore(ObjectStore):
                     try:
                         out += self._aead.decrypt(prefix + struct.pack(">I", index), sealed, aad)
                     except InvalidTag as exc:
-                        raise Internal(
+                        raise DataLoss(
                             f"object {key} failed its integrity check at frame {index}"
                         ) from exc
                     index += 1

@@ -474,15 +474,14 @@ class S3ObjectStore(ObjectStore):
             ) from exc
         except BaseException as exc:
             raise self._translate(exc) from exc
-        try:
+        # A bucket default retention may keep the probe; it is tiny and harmless.
+        with contextlib.suppress(S3Error):
             await asyncio.to_thread(
                 self._client.remove_object,
                 bucket_name=self._bucket,
                 object_name=key,
                 version_id=result.version_id,
             )
-        except S3Error:
-            pass  # a bucket default retention may keep the probe; it is tiny and harmless
 
     async def ensure_versioning(self) -> None:
         """Turn versioning on (object lock buckets have it already)."""
