@@ -37,6 +37,7 @@ def analyse_after_signing(
     findings: list[Finding] = []
     overlays: list[Overlay] = []
     always_allowed: set[int] = set()
+    newly_signed: set[int] = set()  # widgets of signature fields empty at signing time
 
     for name, old in before.fields.items():
         new = final.fields.get(name)
@@ -47,6 +48,7 @@ def analyse_after_signing(
                 findings.append(Finding(Code.PREFILLED_FIELD_CHANGED, f"signature field {name}"))
             else:
                 findings.append(Finding(Code.LATER_SIGNATURE, name))
+                newly_signed.update(new.widget_ids)
             continue
         if old.has_content:
             findings.append(Finding(Code.PREFILLED_FIELD_CHANGED, name))
@@ -68,7 +70,9 @@ def analyse_after_signing(
                 page=annot.page,
                 rect=annot.rect,
                 label=f"{annot.subtype.lstrip('/')} object {object_id}",
-                allowed_if_blank=object_id not in always_allowed,
+                mode="own"
+                if object_id in always_allowed
+                else ("new" if old_annot is None or object_id in newly_signed else "changed"),
             )
         )
     removed = any(oid not in final.annotations for oid in before.annotations)

@@ -113,6 +113,7 @@ class ContextFactory:
         ocsps: Iterable[asn1_ocsp.OCSPResponse] = (),
         moment: dt.datetime | None = None,
         allow_fetching: bool = False,
+        revocation_mode: str = "hard-fail",
     ) -> ValidationContext:
         """A context that requires revocation data for every certificate that has a source.
 
@@ -123,6 +124,8 @@ class ContextFactory:
             moment: the time to validate at (the trusted signing time); ``None`` means now.
                 Ignored when fetching, which pyHanko only supports for the present.
             allow_fetching: fetch missing revocation data online.
+            revocation_mode: ``hard-fail`` (the verdict); ``soft-fail`` only to tell
+                "unchecked" apart from "untrusted" after a failure.
         """
         return ValidationContext(
             trust_manager=self._trust,
@@ -131,7 +134,7 @@ class ContextFactory:
             ocsps=list(ocsps),
             moment=None if allow_fetching else moment,
             allow_fetching=allow_fetching,
-            revocation_mode="hard-fail",
+            revocation_mode=revocation_mode,
             # revocation data gathered after signing (a later DSS update) still speaks for the
             # signing time: a certificate revoked after that time was good when it signed
             retroactive_revinfo=True,

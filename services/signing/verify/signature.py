@@ -4,6 +4,7 @@ findings: integrity, trust at signing time, timestamps, coverage and modificatio
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 from hoso.signing.verify.evidence import Evidence, cms_evidence, timestamp_time
@@ -23,6 +24,7 @@ from pyhanko.sign.validation.status import (
     PdfSignatureStatus,
     SignatureCoverageLevel,
 )
+from pyhanko_certvalidator import CertificateValidator
 
 __all__ = ["validate_embedded"]
 
@@ -156,6 +158,8 @@ async def validate_embedded(
     result.signature_value_ok = status.valid
     result.findings += _integrity_findings(status)
     _record_trust(result, status, evidence, allow_fetching)
+    if status.trust_problem_indic == AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE:
+        await _tell_unchecked_from_untrusted(emb, result, factory, evidence, signing_time)
 
     tst = status.timestamp_validity
     if tst is None:
@@ -191,6 +195,37 @@ async def validate_embedded(
         result.findings.append(Finding(Code.DOCMDP_VIOLATION))
 
 
+async def _tell_unchecked_from_untrusted(
+    emb: EmbeddedPdfSignature,
+    result: SignatureResult,
+    factory: ContextFactory,
+    evidence: Evidence,
+    moment: object,
+) -> None:
+    """A hard-fail chain failure may only mean "no revocation data": if the chain holds with
+    revocation checking relaxed, the honest answer is INDETERMINATE, not untrusted."""
+    relaxed = factory.build(
+        other_certs=evidence.certs,
+        crls=evidence.crls,
+        ocsps=evidence.ocsps,
+        moment=moment if isinstance(moment, dt.datetime) else None,
+        revocation_mode="soft-fail",
+    )
+    validator = CertificateValidator(
+        emb.signer_cert,
+        intermediate_certs=list(emb.other_embedded_certs) + evidence.certs,
+        validation_context=relaxed,
+    )
+    try:
+        await validator.async_validate_usage(set())
+    except Exception:
+        return  # really untrusted
+    result.findings = [
+        Finding(Code.REVOCATION_UNCHECKED) if f.code == Code.CHAIN_UNTRUSTED else f
+        for f in result.findings
+    ]
+
+
 def _record_trust(
     result: SignatureResult,
     status: PdfSignatureStatus | DocumentTimestampStatus,
@@ -199,7 +234,9 @@ def _record_trust(
 ) -> None:
     path = status.validation_path
     if path is not None:
-        result.chain = [CertificateInfo.from_asn1(c) for c in path.iter_certs(include_root=True)]
+        # leaf first, anchor last: the order a reader follows
+        certs = list(path.iter_certs(include_root=True))[::-1]
+        result.chain = [CertificateInfo.from_asn1(c) for c in certs]
     result.revoked = bool(getattr(status, "revoked", False))
     if status.trusted:
         result.trusted = True

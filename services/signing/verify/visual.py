@@ -1,7 +1,6 @@
 """Compare what the pages show at a signed revision and at the last revision.
 
-Renders with pdfium (annotation appearances on, interactive form regeneration off, so only the
-appearance streams in the file are drawn) at a low resolution and compares pixels. A change is
+Renders with pdfium (annotations and form widgets drawn from their appearance streams) at a low resolution and compares pixels. A change is
 allowed only inside the rectangle of a later signature or annotation drawn over blank paper,
 or of a field that was empty when the document was signed. This catches the *hide* shadow
 attack (an overlay removed or made transparent), evil annotations and sneaky signatures that
@@ -48,12 +47,14 @@ class PageRenderer:
             return self._cache[end]
         with _LOCK:
             doc = pdfium.PdfDocument(self._data[:end] if end < len(self._data) else self._data)
+            # without a form environment pdfium skips widget annotations altogether
+            doc.init_forms()
             try:
                 images = []
                 for index in range(min(len(doc), self._max_pages)):
                     page = doc[index]
                     bitmap = page.render(
-                        scale=self._scale, grayscale=True, draw_annots=True, may_draw_forms=False
+                        scale=self._scale, grayscale=True, draw_annots=True, may_draw_forms=True
                     )
                     images.append(bitmap.to_pil().convert("L"))
                     page.close()
@@ -70,8 +71,10 @@ class Overlay:
     page: int
     rect: Rect
     label: str
-    allowed_if_blank: bool = True
-    """Allowed when it covers only blank paper; an empty field's own rectangle is always allowed."""
+    mode: str = "new"
+    """``new``: a new appearance, allowed where it covers blank paper; ``own``: an empty field
+    filled or an empty signature field signed, always allowed; ``changed``: an appearance that
+    existed at signing time and changed, never allowed (the *hide* attack)."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,9 @@ def compare_pages(
             left, top, right, bottom = pixels
             if right <= left or bottom <= top:
                 continue
-            if overlay.allowed_if_blank and _has_ink(before, pixels):
+            if overlay.mode == "changed":
+                continue
+            if overlay.mode == "new" and _has_ink(before, pixels):
                 region = diff.crop(pixels)
                 if region.getbbox() is not None:
                     on_content.append(f"{overlay.label} (page {page + 1})")
