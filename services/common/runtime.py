@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
@@ -47,6 +48,10 @@ class Runtime:
         self.http = web.Application(client_max_size=64 * 1024 * 1024)
         self.http_port: int | None = None
         self.grpc_port: int | None = None
+        #: Bearer token of calls one service of this process makes to another (see
+        #: :meth:`loopback_channel`); random per process, never written anywhere.
+        self.internal_token = secrets.token_urlsafe(32)
+        self._loopback: Any = None
 
     @property
     def data_dir(self) -> Path:
@@ -95,7 +100,39 @@ class Runtime:
             details=details,
         )
 
+    def loopback_channel(self) -> Any:
+        """A gRPC channel to this process's own server, as the caller ``internal``.
+
+        For a service that calls another one served by the same process (the verification
+        page reading the archive, for example). Only valid after the server started.
+        """
+        if self._loopback is None:
+            if self.grpc_port is None:
+                raise RuntimeError("the gRPC server has not started yet")
+            import grpc
+            from hoso.client.channel import ClientConfig, connect
+
+            server = self.settings.server
+            host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
+            config = ClientConfig(address=f"{host}:{self.grpc_port}", token=self.internal_token)
+            if server.tls_cert_file is not None:
+                # our own certificate is the root a loopback caller trusts
+                credentials = grpc.ssl_channel_credentials(server.tls_cert_file.read_bytes())
+                self._loopback = grpc.aio.secure_channel(
+                    config.address,
+                    grpc.composite_channel_credentials(
+                        credentials,
+                        grpc.access_token_call_credentials(self.internal_token),
+                    ),
+                )
+            else:
+                self._loopback = connect(config)
+        return self._loopback
+
     async def close(self) -> None:
+        if self._loopback is not None:
+            await self._loopback.close()
+            self._loopback = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -88,12 +88,16 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-def _authenticator(settings: Settings, extra_tokens: dict[str, Caller] | None) -> Authenticator:
+def _authenticator(
+    settings: Settings, extra_tokens: dict[str, Caller] | None, internal_token: str
+) -> Authenticator:
     tokens = dict(extra_tokens or {})
     if not settings.auth.callers and not tokens:
         path = settings.auth.token_file or settings.server.data_dir / "operator.token"
         tokens[ensure_operator_token(path)] = Caller("operator", frozenset({"operator"}))
         log.info("no callers configured: operator token in %s", path)
+    # services of this process calling each other (Runtime.loopback_channel)
+    tokens[internal_token] = Caller("internal", frozenset({"operator"}))
     return Authenticator(settings.auth, extra_tokens=tokens)
 
 
@@ -132,7 +136,7 @@ async def start(
                 aio_server_interceptor(),
                 *interceptors,
                 CallPipeline(
-                    _authenticator(settings, extra_tokens),
+                    _authenticator(settings, extra_tokens, runtime.internal_token),
                     default_deadline=server_settings.default_deadline_seconds,
                 ),
             ],
