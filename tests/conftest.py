@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.trust",
     "tests.fixtures.archive",
     "tests.fixtures.attacks",
+    "tests.fixtures.pades",
 ]
