@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 
-__all__ = ["ClientConfig", "TokenInterceptor", "connect", "default_config"]
+__all__ = ["ClientConfig", "connect", "default_config", "token_interceptors"]
 
 _MAX_MESSAGE = 8 * 1024 * 1024
 
@@ -26,26 +26,33 @@ class _TokenMixin:
         )
 
 
-class TokenInterceptor(
-    _TokenMixin,
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
-    """Adds ``authorization: Bearer <token>`` to every call (plaintext or TLS)."""
-
+class _UnaryUnary(_TokenMixin, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _UnaryStream(_TokenMixin, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _StreamUnary(_TokenMixin, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
         return await continuation(self._details(details), requests)
 
+
+class _StreamStream(_TokenMixin, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
         return await continuation(self._details(details), requests)
+
+
+def token_interceptors(token: str) -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors adding ``authorization: Bearer <token>`` to every kind of call.
+
+    grpc.aio files an interceptor under the first call kind it implements only, so each kind
+    needs its own instance.
+    """
+    return [_UnaryUnary(token), _UnaryStream(token), _StreamUnary(token), _StreamStream(token)]
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ def connect(
     """An aio channel to ``config.address`` with the token interceptor installed."""
     chain: list[grpc.aio.ClientInterceptor] = list(interceptors)
     if config.token:
-        chain.append(TokenInterceptor(config.token))
+        chain.extend(token_interceptors(config.token))
     options = [
         ("grpc.max_receive_message_length", _MAX_MESSAGE),
         ("grpc.max_send_message_length", _MAX_MESSAGE),
