@@ -93,6 +93,40 @@ class SigningSettings(Section):
         300, ge=1, description="How long an authorisation (SAD) for given digests stays usable."
     )
 
+    max_document_bytes: int = Field(
+        200 * 1024 * 1024,
+        ge=1024,
+        description="Largest PDF or file accepted for signing, in bytes (RESOURCE_EXHAUSTED above).",
+    )
+    spool_dir: Path | None = Field(
+        None,
+        description="Directory for documents being signed and prepared for remote signing; "
+        "empty means data_dir/signing.",
+    )
+    prepared_ttl_seconds: int = Field(
+        900,
+        ge=10,
+        description="How long a prepared (two-phase) signature waits for its completion.",
+    )
+    request_retention_hours: float = Field(
+        24.0,
+        gt=0,
+        description="How long a signing request id keeps returning its first result.",
+    )
+    tsa_urls: list[str] = Field(
+        default_factory=list,
+        description="External RFC 3161 time-stamp authorities tried in order when our own TSA "
+        "fails; empty means our in-process TSA only.",
+    )
+    tsa_timeout_seconds: float = Field(
+        10.0, gt=0, description="Timeout of one request to an external time-stamp authority."
+    )
+    default_level: str = Field(
+        "B-T",
+        pattern=r"^B-(B|T|LT|LTA)$",
+        description="PAdES level used when a request does not name one (B-B, B-T, B-LT, B-LTA).",
+    )
+
     @model_validator(mode="after")
     def _pkcs11_needs_pin(self) -> SigningSettings:
         if self.key_store is KeyStoreKind.PKCS11 and self.pkcs11_user_pin is None:
