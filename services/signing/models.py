@@ -12,7 +12,14 @@ from hoso.common.db import Base, UTCDateTime
 from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-__all__ = ["SigningCertificate", "SigningConsent", "SigningCredential", "SigningCrl"]
+__all__ = [
+    "SigningCertificate",
+    "SigningConsent",
+    "SigningCredential",
+    "SigningCrl",
+    "SigningPrepared",
+    "SigningRequest",
+]
 
 
 class SigningCertificate(Base):
@@ -84,4 +91,58 @@ class SigningConsent(Base):
     digests: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SigningPrepared(Base):
+    """A document prepared for remote (two-phase) signing, kept in the spool until it expires.
+
+    The prepared PDF (signature placeholder reserved) lives in the spool directory under
+    ``prepared_id``; this row keeps what completing it needs.
+    """
+
+    __tablename__ = "signing_prepared"
+
+    prepared_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Groups the documents of a PrepareBatch (NULL for a single PrepareSignature).
+    batch_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    batch_position: Mapped[int] = mapped_column(Integer, default=0)
+    document_label: Mapped[str] = mapped_column(String(512), default="")
+    caller: Mapped[str] = mapped_column(String(256))
+    credential_id: Mapped[str | None] = mapped_column(String(40))
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    chain_der: Mapped[bytes] = mapped_column(LargeBinary)
+    level: Mapped[str] = mapped_column(String(8))
+    digest_algorithm: Mapped[str] = mapped_column(String(16))
+    field_name: Mapped[str] = mapped_column(String(256))
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    document_digest: Mapped[bytes] = mapped_column(LargeBinary)
+    signed_attrs_der: Mapped[bytes] = mapped_column(LargeBinary)
+    reserved_start: Mapped[int] = mapped_column(BigInteger)
+    reserved_end: Mapped[int] = mapped_column(BigInteger)
+    # Serialised hoso.signing.v1.ArchiveTarget, empty when the result is not archived.
+    archive: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    filename: Mapped[str] = mapped_column(String(512), default="")
+    state: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SigningRequest(Base):
+    """An idempotent signing request: a repeated request id returns this first result."""
+
+    __tablename__ = "signing_requests"
+
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    method: Mapped[str] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(String(256))
+    # SHA-256 of what identifies the request (input digest, credential, options).
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    # Serialised result message (e.g. SignPdfResult); empty while PENDING.
+    result: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    # Spool-relative path of the kept output, with its SHA-256 for a check on replay.
+    output_path: Mapped[str | None] = mapped_column(String(512))
+    output_sha256: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
