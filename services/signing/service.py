@@ -18,6 +18,7 @@ from hoso.signing.trust import http as trust_http
 from hoso.signing.trust.consent import ConsentService
 from hoso.signing.trust.inprocess import InProcessRevocation, InProcessTimeStamper
 from hoso.signing.trust.service import TrustServices
+from hoso.signing.web import routes as verification_pages
 
 __all__ = ["TrustComponents", "build", "build_trust"]
 
@@ -68,6 +69,7 @@ async def build(runtime: Runtime) -> list[Registration]:
     from hoso.signing.v1 import trust_pb2_grpc as _trust_grpc
 
     trust = await build_trust(runtime)
+    verification_pages.register(runtime)  # public /verify pages on the HTTP port (#8)
     registrations = [
         Registration(
             service_name="hoso.signing.v1.TrustService",
