@@ -84,11 +84,25 @@ class OcspResponder:
     validity: dt.timedelta = dt.timedelta(hours=1)
     digest_algorithm: str = "sha256"
 
+    def __post_init__(self) -> None:
+        # Encode constant parts once (asn1crypto re-encodes built structures on every dump).
+        self._responder_id = ocsp.ResponderId.load(
+            ocsp.ResponderId(name="by_key", value=self.certificate.public_key.sha1).dump()
+        )
+        delegated = self.certificate.dump() != self.issuer.dump()
+        self._certs = ocsp.Certificates.load(
+            ocsp.Certificates([self.certificate] if delegated else []).dump()
+        )
+        self._issuer_hashes = {
+            algorithm: cert_id_for(0, self.issuer, algorithm)
+            for algorithm in ("sha1", "sha256", "sha384", "sha512")
+        }
+
     def _is_ours(self, cert_id: ocsp.CertId) -> bool:
         algorithm = cert_id["hash_algorithm"]["algorithm"].native
         if algorithm not in ("sha1", "sha256", "sha384", "sha512"):
             return False
-        expected = cert_id_for(0, self.issuer, algorithm)
+        expected = self._issuer_hashes[algorithm]
         return (
             cert_id["issuer_name_hash"].native == expected["issuer_name_hash"].native
             and cert_id["issuer_key_hash"].native == expected["issuer_key_hash"].native
@@ -131,13 +145,12 @@ class OcspResponder:
             data["response_extensions"] = [{"extn_id": "nonce", "extn_value": nonce}]
         tbs = ocsp.ResponseData(data)
         signature = await self.key.sign(tbs.dump(), digest_algorithm=self.digest_algorithm)
-        certs = [] if self.certificate.dump() == self.issuer.dump() else [self.certificate]
         basic = ocsp.BasicOCSPResponse(
             {
                 "tbs_response_data": tbs,
                 "signature_algorithm": self.key.signature_algorithm(self.digest_algorithm),
                 "signature": signature,
-                "certs": certs,
+                "certs": self._certs,
             }
         )
         return ocsp.OCSPResponse(

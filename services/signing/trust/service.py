@@ -116,6 +116,8 @@ class TrustServices:
         )
         self._audit = audit
         self._authority: Authority | None = None
+        self._responder: OcspResponder | None = None
+        self._tsa: TimestampAuthority | None = None
 
     # ---- the authority -------------------------------------------------------------------
 
@@ -466,26 +468,32 @@ class TrustServices:
         return CertStatus(Status.REVOKED, row.revocation_time, row.revocation_reason)
 
     async def ocsp_responder(self) -> OcspResponder:
-        """The delegated responder for the issuing CA."""
+        """The delegated responder for the issuing CA (built once)."""
+        if self._responder is not None:
+            return self._responder
         authority = await self.authority()
-        return OcspResponder(
+        self._responder = OcspResponder(
             issuer=to_asn1(authority.issuing.certificate),
             certificate=to_asn1(authority.ocsp.certificate),
             key=authority.ocsp.key,
             validity=dt.timedelta(minutes=self.settings.ocsp_validity_minutes),
         )
+        return self._responder
 
     async def answer_ocsp(self, body: bytes) -> bytes:
         """Answer an encoded OCSP request (never raises on bad input)."""
         return await (await self.ocsp_responder()).respond(body, self.status)
 
     async def timestamp_authority(self) -> TimestampAuthority:
-        """The TSA, signing with the TSA certificate's key."""
+        """The TSA, signing with the TSA certificate's key (built once)."""
+        if self._tsa is not None:
+            return self._tsa
         authority = await self.authority()
-        return TimestampAuthority(
+        self._tsa = TimestampAuthority(
             certificate=to_asn1(authority.tsa.certificate),
             key=authority.tsa.key,
             chain=[to_asn1(authority.issuing.certificate), to_asn1(authority.root.certificate)],
             policy_oid=self.settings.tsa_policy_oid,
             accuracy_seconds=self.settings.tsa_accuracy_seconds,
         )
+        return self._tsa

@@ -52,6 +52,32 @@ class TimestampAuthority:
     accuracy_seconds: int = 1
     digest_algorithm: str = "sha256"
 
+    def __post_init__(self) -> None:
+        # Encode the constant parts once and reload them from bytes: asn1crypto re-encodes
+        # built structures on every dump, which made each token cost ~40 ms.
+        self._tsa_name = asn1_x509.GeneralName.load(
+            asn1_x509.GeneralName(name="directory_name", value=self.certificate.subject).dump()
+        )
+        self._sid = cms.SignerIdentifier.load(
+            cms.SignerIdentifier(
+                name="issuer_and_serial_number",
+                value=cms.IssuerAndSerialNumber(
+                    {
+                        "issuer": self.certificate.issuer,
+                        "serial_number": self.certificate.serial_number,
+                    }
+                ),
+            ).dump()
+        )
+        self._signing_certificate = cms.CMSAttribute.load(
+            simple_cms_attribute(
+                "signing_certificate_v2", as_signing_certificate_v2(self.certificate)
+            ).dump()
+        )
+        self._certificates = cms.CertificateSet.load(
+            cms.CertificateSet([self.certificate, *self.chain]).dump()
+        )
+
     def check_request(self, request: tsp.TimeStampReq) -> None:
         """Refuse what RFC 3161 lets a TSA refuse (raises :class:`TimestampRejected`)."""
         imprint = request["message_imprint"]
@@ -81,7 +107,7 @@ class TimestampAuthority:
             "message_imprint": request["message_imprint"],
             "serial_number": secrets.randbits(127),
             "gen_time": gen_time,
-            "tsa": asn1_x509.GeneralName(name="directory_name", value=self.certificate.subject),
+            "tsa": self._tsa_name,
         }
         if self.accuracy_seconds:
             info["accuracy"] = {"seconds": self.accuracy_seconds}
@@ -95,9 +121,7 @@ class TimestampAuthority:
                 simple_cms_attribute(
                     "message_digest", hashlib.new(digest_name, tst_info_der).digest()
                 ),
-                simple_cms_attribute(
-                    "signing_certificate_v2", as_signing_certificate_v2(self.certificate)
-                ),
+                self._signing_certificate,
             ]
         )
         signature = await self.key.sign(signed_attrs.dump(), digest_algorithm=digest_name)
@@ -105,22 +129,13 @@ class TimestampAuthority:
         signer_info = cms.SignerInfo(
             {
                 "version": "v1",
-                "sid": cms.SignerIdentifier(
-                    name="issuer_and_serial_number",
-                    value=cms.IssuerAndSerialNumber(
-                        {
-                            "issuer": self.certificate.issuer,
-                            "serial_number": self.certificate.serial_number,
-                        }
-                    ),
-                ),
+                "sid": self._sid,
                 "digest_algorithm": digest_algorithm,
                 "signature_algorithm": self.key.signature_algorithm(digest_name),
                 "signed_attrs": signed_attrs,
                 "signature": signature,
             }
         )
-        certificates = [self.certificate, *self.chain] if request["cert_req"].native else []
         signed_data: dict[str, object] = {
             "version": "v3",
             "digest_algorithms": [digest_algorithm],
@@ -130,8 +145,8 @@ class TimestampAuthority:
             },
             "signer_infos": [signer_info],
         }
-        if certificates:
-            signed_data["certificates"] = certificates
+        if request["cert_req"].native:
+            signed_data["certificates"] = self._certificates
         return cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
 
     async def respond(self, request: tsp.TimeStampReq) -> TimeStampResponse:
