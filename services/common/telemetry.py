@@ -16,7 +16,16 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
-__all__ = ["counter", "histogram", "record_rpc", "setup", "tracer"]
+__all__ = [
+    "counter",
+    "histogram",
+    "record_ocr_pages",
+    "record_queue_depth",
+    "record_rpc",
+    "record_signature",
+    "setup",
+    "tracer",
+]
 
 _meter = metrics.get_meter("hoso")
 _instruments: dict[str, Any] = {}
@@ -78,3 +87,34 @@ def setup(settings: TelemetrySettings, *, span_exporter: SpanExporter | None = N
     if readers:
         metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
     _configured = True
+
+
+# -- domain metrics: small helpers the services call at the moment something happens -----
+
+
+def record_queue_depth(queue: str, depth: int) -> None:
+    """Report how many jobs wait in ``queue`` (e.g. ``ocr``), for dashboards and autoscaling."""
+    _gauge("hoso.queue.depth", "{job}", "Jobs waiting in a queue").set(depth, {"queue": queue})
+
+
+def record_ocr_pages(pages: int, seconds: float, *, outcome: str = "ok") -> None:
+    """Count OCR'd pages and the time they took (pages/s = rate of the counter)."""
+    counter("hoso.ocr.pages", "{page}", "Pages processed by OCR").add(pages, {"outcome": outcome})
+    histogram("hoso.ocr.page.duration", "s", "OCR time per page").record(
+        seconds / max(pages, 1), {"outcome": outcome}
+    )
+
+
+def record_signature(level: str, seconds: float, *, kind: str = "pades") -> None:
+    """Count one signature made (signatures/s = rate of the counter) and its latency."""
+    attributes = {"level": level, "kind": kind}
+    counter("hoso.signing.signatures", "{signature}", "Signatures made").add(1, attributes)
+    histogram("hoso.signing.duration", "s", "Time to make one signature").record(
+        seconds, attributes
+    )
+
+
+def _gauge(name: str, unit: str, description: str) -> Any:
+    if name not in _instruments:
+        _instruments[name] = _meter.create_gauge(name, unit=unit, description=description)
+    return _instruments[name]
