@@ -248,15 +248,22 @@ wait_until() {
 has_quorum() { ceph_cli quorum_status >/dev/null 2>&1; }
 osd_is_up() { [[ "$(ceph_cli osd stat -f json 2>/dev/null)" == *'"num_up_osds":1'* ]]; }
 
+# Every test makes its own bucket: lift the default cap of 1000 buckets per user.
+S3_MAX_BUCKETS=100000
+
 ensure_user() {
-    if rgw_admin user info --uid "$S3_UID" 2>/dev/null | grep -q "\"$S3_ACCESS_KEY\""; then
-        return 0
+    local info
+    info="$(rgw_admin user info --uid "$S3_UID" 2>/dev/null || true)"
+    if [[ "$info" != *"\"$S3_ACCESS_KEY\""* ]]; then
+        log "creating the S3 user '$S3_UID'"
+        rgw_admin user rm --uid "$S3_UID" >/dev/null 2>&1 || true
+        rgw_admin user create --uid "$S3_UID" --display-name "$S3_UID" \
+            --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" \
+            --max-buckets "$S3_MAX_BUCKETS" >/dev/null || die "radosgw-admin user create failed"
+    elif [[ "$info" != *"\"max_buckets\": $S3_MAX_BUCKETS,"* ]]; then
+        rgw_admin user modify --uid "$S3_UID" --max-buckets "$S3_MAX_BUCKETS" >/dev/null ||
+            die "radosgw-admin user modify failed"
     fi
-    log "creating the S3 user '$S3_UID'"
-    rgw_admin user rm --uid "$S3_UID" >/dev/null 2>&1 || true
-    rgw_admin user create --uid "$S3_UID" --display-name "$S3_UID" \
-        --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" >/dev/null ||
-        die "radosgw-admin user create failed"
 }
 
 write_env() {
