@@ -6,13 +6,15 @@ size-estimation token is cached after the first use) and the offline validation 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from asn1crypto import x509
+from asn1crypto import ocsp, x509
 from hoso.common.errors import FailedPrecondition, HosoError, InvalidArgument, Unavailable
 from hoso.signing.pades.appearance import Appearance, AppearanceKind, stamp_style
 from hoso.signing.pades.environment import TrustEnvironment
@@ -35,10 +37,18 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.timestamps.common_utils import extract_ts_certs
+from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathValidationError, ValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-__all__ = ["PadesEngine", "SignRequest", "SignResult", "check_certificate_usable"]
+__all__ = [
+    "PadesEngine",
+    "SignRequest",
+    "SignResult",
+    "SigningSetup",
+    "check_certificate_usable",
+    "translate_signing_errors",
+]
 
 _DEFAULT_FIELD_PREFIX = "Signature"
 
@@ -172,6 +182,30 @@ class PadesEngine:
                 certificate, revoked certificate.
             Unavailable: no time-stamp authority answered, or revocation data failed.
         """
+        signer = _RecordingSigner(credential)
+        setup = await self.setup(document, credential, signer, request)
+        with translate_signing_errors():
+            await setup.pdf_signer.async_sign_pdf(
+                setup.writer, existing_fields_only=not setup.creates_field, output=output
+            )
+        return _result(
+            setup.field_name, request.level, document, signer.last_signature, output, setup.now
+        )
+
+    async def setup(
+        self,
+        document: SpooledDocument,
+        credential: SigningCredential,
+        signer: signers.Signer,
+        request: SignRequest,
+        *,
+        embed_validation_info: bool | None = None,
+    ) -> SigningSetup:
+        """Check the request against the document and build pyHanko's signer for it.
+
+        ``embed_validation_info`` overrides the level's choice (two-phase signing adds the
+        validation data after completion).
+        """
         now = dt.datetime.now(dt.UTC)
         check_certificate_usable(credential.certificate, now)
         reader = open_pdf(document.file)
@@ -194,16 +228,19 @@ class PadesEngine:
             certify=certify,
             adds_page_content=request.qr is not None,
         )
+        embed = (
+            request.level.needs_validation_data
+            if embed_validation_info is None
+            else embed_validation_info
+        )
         context = self._offline_context
-        signer = _RecordingSigner(credential)
-        tsa_certs: list[x509.Certificate] = []
         if request.level.needs_timestamp:
-            tsa_certs = await self.tsa_certificates(request.digest_algorithm)
-        if request.level.needs_validation_data or self.env.revocation is not None:
-            context = await validation_context(
-                self.env, [credential.certificate, *credential.chain, *tsa_certs]
-            )
-            await _refuse_revoked(context, credential)
+            # fails early (UNAVAILABLE) when no TSA answers, before anything is written
+            await self.tsa_certificates(request.digest_algorithm)
+        if embed:
+            context = await self._validation_context(credential, request.digest_algorithm)
+        if self.env.revocation is not None:
+            await self._refuse_revoked(credential)
         new_field = None
         if creates_field:
             page_index, box = (0, None)
@@ -230,8 +267,8 @@ class PadesEngine:
             contact_info=_nfc(request.contact),
             certify=certify is not None,
             docmdp_permissions=certify or signers.PdfSignatureMetadata.docmdp_permissions,
-            embed_validation_info=request.level.needs_validation_data,
-            use_pades_lta=request.level.needs_archive_timestamp,
+            embed_validation_info=embed,
+            use_pades_lta=embed and request.level.needs_archive_timestamp,
             validation_context=context,
         )
         pdf_signer = signers.PdfSigner(
@@ -241,22 +278,71 @@ class PadesEngine:
             stamp_style=stamp_style(appearance, now),
             new_field_spec=new_field,
         )
+        return SigningSetup(pdf_signer, writer, field_name, creates_field, now)
+
+    async def _validation_context(
+        self, credential: SigningCredential, digest_algorithm: str
+    ) -> ValidationContext:
+        tsa_certs = await self.tsa_certificates(digest_algorithm)
+        return await validation_context(
+            self.env, [credential.certificate, *credential.chain, *tsa_certs]
+        )
+
+    async def _refuse_revoked(self, credential: SigningCredential) -> None:
+        """Fail when the in-process revocation source says the signer's certificate is revoked.
+
+        Only the signer's own OCSP answer is needed for this, not a whole validation context.
+        """
+        assert self.env.revocation is not None
         try:
-            await pdf_signer.async_sign_pdf(
-                writer, existing_fields_only=not creates_field, output=output
-            )
-        except HosoError:
-            raise
-        except (PathValidationError, ValidationError) as exc:
-            raise FailedPrecondition(
-                f"the signer's certificate does not validate against our trust anchors: {exc}",
-                field="credential_id",
-            ) from exc
-        except SigningError as exc:
-            raise _translate_signing_error(exc) from exc
-        except PdfError as exc:
-            raise InvalidArgument(f"the PDF cannot be updated: {exc}", field="document") from exc
-        return _result(field_name, request.level, document, signer.last_signature, output, now)
+            ocsps, _ = await self.env.revocation.revocation_data(credential.certificate)
+        except Exception as exc:
+            raise Unavailable(f"revocation data could not be produced: {exc}") from exc
+        for der in ocsps:
+            response = ocsp.OCSPResponse.load(der)
+            if response["response_status"].native != "successful":
+                continue
+            for single in response.basic_ocsp_response["tbs_response_data"]["responses"]:
+                status = single["cert_status"]
+                if (
+                    single["cert_id"]["serial_number"].native
+                    == credential.certificate.serial_number
+                    and status.name == "revoked"
+                ):
+                    raise FailedPrecondition(
+                        "the credential's certificate is revoked "
+                        f"({status.chosen['revocation_reason'].native})",
+                        field="credential_id",
+                    )
+
+
+@dataclass
+class SigningSetup:
+    """pyHanko's signer and writer for one signature, after every check passed."""
+
+    pdf_signer: signers.PdfSigner
+    writer: IncrementalPdfFileWriter
+    field_name: str
+    creates_field: bool
+    now: dt.datetime
+
+
+@contextlib.contextmanager
+def translate_signing_errors() -> Iterator[None]:
+    """Turn pyHanko and certvalidator failures into hoso errors with a status."""
+    try:
+        yield
+    except HosoError:
+        raise
+    except (PathValidationError, ValidationError) as exc:
+        raise FailedPrecondition(
+            f"the signer's certificate does not validate against our trust anchors: {exc}",
+            field="credential_id",
+        ) from exc
+    except SigningError as exc:
+        raise _translate_signing_error(exc) from exc
+    except PdfError as exc:
+        raise InvalidArgument(f"the PDF cannot be updated: {exc}", field="document") from exc
 
 
 def _nfc(text: str | None) -> str | None:
@@ -281,27 +367,6 @@ def _top_right_of_first_page(reader: object) -> Placement:
     return Placement(
         page=1, rect=(width - margin - 200, height - margin - 42, width - margin, height - margin)
     )
-
-
-async def _refuse_revoked(context: object, credential: SigningCredential) -> None:
-    """Fail when the in-process OCSP says the signer's certificate is revoked."""
-    from pyhanko_certvalidator import CertificateValidator
-    from pyhanko_certvalidator.errors import RevokedError
-
-    validator = CertificateValidator(
-        credential.certificate,
-        intermediate_certs=list(credential.chain),
-        validation_context=context,  # type: ignore[arg-type]
-    )
-    try:
-        await validator.async_validate_usage(set())
-    except RevokedError as exc:
-        raise FailedPrecondition(
-            f"the credential's certificate is revoked: {exc}", field="credential_id"
-        ) from exc
-    except (PathValidationError, ValidationError):
-        # Other path problems surface (with detail) during pyHanko's pre-sign validation.
-        return
 
 
 def _translate_signing_error(exc: SigningError) -> HosoError:
