@@ -4,6 +4,7 @@ from __future__ import annotations
 
 pytest_plugins = [
     "tests.fixtures.servers",
+    "tests.fixtures.s3",
     "tests.fixtures.database",
     "tests.fixtures.grpc_server",
     "tests.fixtures.ocr_pages",
