@@ -63,3 +63,31 @@ def test_malformed_cms_is_invalid_not_a_crash(test_pki: TestPki) -> None:
     result = verify_detached(CONTENT, b"\x30\x82\x01\x00garbage", profile)
     assert result.verdict == Verdict.INVALID
     assert result.signatures[0].findings[0].code == Code.CMS_MALFORMED
+
+
+def test_strict_cms_parser_refuses_garbage_and_attached_signatures(test_pki: TestPki) -> None:
+    from hoso.common.errors import InvalidArgument
+    from hoso.signing.verify.detached import parse_detached_cms
+    from hoso.signing.verify.errors import MalformedSignature
+
+    assert parse_detached_cms(_p7s(test_pki, CONTENT))["signer_infos"]
+    for bad in (b"", b"\x30\x03\x02\x01\x01", b"not a signature at all"):
+        with pytest.raises(MalformedSignature) as caught:
+            parse_detached_cms(bad)
+        assert isinstance(caught.value, InvalidArgument) and caught.value.field == "header.cms"
+    signer = signers.SimpleSigner(
+        signing_cert=test_pki.signer.asn1_cert,
+        signing_key=test_pki.signer.asn1_key,
+        cert_registry=SimpleCertificateStore.from_certs([test_pki.root.asn1_cert]),
+    )
+    attached = asyncio.run(signer.async_sign_general_data(CONTENT, "sha256", detached=False))
+    with pytest.raises(MalformedSignature, match="detached"):
+        parse_detached_cms(attached.dump())
+
+
+def test_profile_without_revocation_requirement_only_warns(test_pki: TestPki) -> None:
+    relaxed = TrustProfile("relaxed", (test_pki.root.der,), require_revocation_check=False)
+    result = verify_detached(CONTENT, _p7s(test_pki, CONTENT), relaxed)
+    codes = {f.code for f in result.signatures[0].findings}
+    assert result.verdict == Verdict.VALID, result.reasons
+    assert Code.REVOCATION_UNCHECKED_WARNING in codes and Code.REVOCATION_UNCHECKED not in codes

@@ -8,7 +8,7 @@ import hashlib
 
 from asn1crypto import cms, pem
 from asn1crypto import crl as asn1_crl
-from hoso.signing.verify.errors import VerifyRefused
+from hoso.signing.verify.errors import MalformedSignature
 from hoso.signing.verify.evidence import Evidence, cms_evidence, timestamp_time
 from hoso.signing.verify.findings import Code, Finding, verdict_of
 from hoso.signing.verify.model import (
@@ -17,11 +17,11 @@ from hoso.signing.verify.model import (
     SignatureResult,
     TimestampInfo,
 )
-from hoso.signing.verify.profiles import TrustProfile, context_factory
+from hoso.signing.verify.profiles import TrustProfile, context_factory, relax_revocation
 from hoso.signing.verify.signature import _trust_finding
 from pyhanko.sign.validation import async_validate_detached_cms
 
-__all__ = ["verify_detached"]
+__all__ = ["parse_detached_cms", "verify_detached"]
 
 
 def _load(signature: bytes) -> cms.SignedData:
@@ -32,6 +32,29 @@ def _load(signature: bytes) -> cms.SignedData:
         raise ValueError("not CMS SignedData")
     signed_data = info["content"]
     signed_data.native  # noqa: B018 -- full parse now, so garbage is caught here
+    return signed_data
+
+
+def parse_detached_cms(signature: bytes) -> cms.SignedData:
+    """Parse a detached CMS SignedData (DER or PEM) strictly, for callers that must refuse
+    a bad signature file rather than report on it (the gRPC API).
+
+    Raises:
+        MalformedSignature: empty, not CMS SignedData, no signer, or not detached.
+    """
+    if not signature:
+        raise MalformedSignature("header.cms is empty: send the detached CMS (.p7s), DER or PEM")
+    try:
+        signed_data = _load(signature)
+        signed_data["signer_infos"][0]
+    except (ValueError, TypeError, KeyError, IndexError) as e:
+        raise MalformedSignature(
+            f"header.cms is not a CMS SignedData with a signer ({type(e).__name__}: {e})"[:300]
+        ) from e
+    if signed_data["encap_content_info"]["content"].native is not None:
+        raise MalformedSignature(
+            "header.cms encapsulates its content; send a detached signature (no eContent)"
+        )
     return signed_data
 
 
@@ -57,10 +80,10 @@ def verify_detached(
         file_name: for the report.
 
     Raises:
-        VerifyRefused: the signature is empty.
+        MalformedSignature: the signature is empty.
     """
     if not signature:
-        raise VerifyRefused("the detached signature is empty")
+        raise MalformedSignature("the detached signature is empty")
     result = SignatureResult(field_name=file_name or "detached", kind="detached")
     try:
         signed_data = _load(signature)
@@ -72,6 +95,7 @@ def verify_detached(
         asyncio.run(
             _validate(content, signed_data, signer_info, result, profile, allow_fetching, extra)
         )
+    result.findings = relax_revocation(profile, result.findings)
     result.verdict = verdict_of(result.findings)
     return DocumentResult(
         verdict=result.verdict,

@@ -22,7 +22,7 @@ from hoso.signing.verify.evidence import dss_evidence
 from hoso.signing.verify.findings import Code, Finding, Verdict, verdict_of, worst
 from hoso.signing.verify.model import DocumentResult, SignatureResult
 from hoso.signing.verify.postsign import analyse_after_signing
-from hoso.signing.verify.profiles import TrustProfile, context_factory
+from hoso.signing.verify.profiles import TrustProfile, context_factory, relax_revocation
 from hoso.signing.verify.signature import validate_embedded
 from hoso.signing.verify.structure import check_signature_dictionary, check_trailing_data
 from hoso.signing.verify.visual import PageRenderer
@@ -215,7 +215,7 @@ async def _verify_fields(
 
     _assign_levels(results)
     for result in results:
-        result.findings += doc_findings
+        result.findings = relax_revocation(profile, result.findings + doc_findings)
         result.verdict = verdict_of(result.findings)
     verdict = worst([r.verdict for r in results]) if results else Verdict.UNSIGNED
     if not results:

@@ -66,6 +66,7 @@ class Code(enum.StrEnum):
     KEY_USAGE_INVALID = "KEY_USAGE_INVALID"
     WEAK_ALGORITHM = "WEAK_ALGORITHM"
     REVOCATION_UNCHECKED = "REVOCATION_UNCHECKED"
+    REVOCATION_UNCHECKED_WARNING = "REVOCATION_UNCHECKED_WARNING"
     CHAIN_INDETERMINATE = "CHAIN_INDETERMINATE"
     # time
     TIMESTAMP_VALID = "TIMESTAMP_VALID"
@@ -190,6 +191,13 @@ _MEANINGS: dict[Code, _Meaning] = {
         "(không có dữ liệu OCSP/CRL kèm theo và không được phép tra cứu trực tuyến).",
         "Warning: the certificate's revocation status at signing time could not be checked "
         "(no embedded OCSP/CRL data and online look-up not allowed).",
+    ),
+    Code.REVOCATION_UNCHECKED_WARNING: _Meaning(
+        None,
+        "Cảnh báo: không kiểm tra được tình trạng thu hồi của chứng thư số tại thời điểm ký; "
+        "hồ sơ tin cậy đã chọn không bắt buộc kiểm tra này.",
+        "Warning: the certificate's revocation status at signing time could not be checked; "
+        "the chosen trust profile does not require it.",
     ),
     Code.CHAIN_INDETERMINATE: _Meaning(
         _X,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
+from hoso.signing.verify.findings import Code, Finding
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleTrustManager, TrustManager
 
@@ -29,6 +30,7 @@ __all__ = [
     "TrustProfile",
     "context_factory",
     "parse_anchor",
+    "relax_revocation",
 ]
 
 
@@ -75,6 +77,8 @@ class TrustProfile:
     kind: ProfileKind = ProfileKind.CUSTOM
     description: str = ""
     updated_at: dt.datetime | None = field(default=None, compare=False)
+    require_revocation_check: bool = True
+    """Missing revocation evidence makes a signature INDETERMINATE (else only a warning)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", unicodedata.normalize("NFC", self.name))
@@ -91,6 +95,19 @@ class TrustProfile:
     def anchor_certificates(self) -> list[asn1_x509.Certificate]:
         """The anchors as asn1crypto certificates."""
         return [asn1_x509.Certificate.load(der) for der in self.anchors]
+
+
+def relax_revocation(profile: TrustProfile, findings: list[Finding]) -> list[Finding]:
+    """``findings`` with "revocation unchecked" downgraded to a warning when ``profile`` does
+    not require revocation checking (the verdict then rests on the other findings)."""
+    if profile.require_revocation_check:
+        return findings
+    return [
+        Finding(Code.REVOCATION_UNCHECKED_WARNING, f.detail, f.revision, f.extra)
+        if f.code == Code.REVOCATION_UNCHECKED
+        else f
+        for f in findings
+    ]
 
 
 class ContextFactory:
