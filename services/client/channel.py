@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 __all__ = ["ClientConfig", "connect", "default_config", "token_interceptors"]
 
@@ -89,7 +90,8 @@ def connect(
     config: ClientConfig, *, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()
 ) -> grpc.aio.Channel:
     """An aio channel to ``config.address`` with the token interceptor installed."""
-    chain: list[grpc.aio.ClientInterceptor] = list(interceptors)
+    # the caller's trace context travels in each call's metadata (no-op while tracing is off)
+    chain: list[grpc.aio.ClientInterceptor] = [*interceptors, *aio_client_interceptors()]
     if config.token:
         chain.extend(token_interceptors(config.token))
     options = [
