@@ -1,0 +1,349 @@
+"""The journey of a dossier, end to end, through the public APIs (demo, tests and benchmark).
+
+create dossier → upload a scan → OCR from the archive's outbox → search by unaccented words →
+officer signs (visible) and agency seals, B-LT with a QR code → the signed result is archived
+under a retention class → VerifyPdf says VALID → fixity OK → BagIt export holds originals,
+renditions, the signed result and its report → the audit chain verifies.
+
+Each step is timed and reported through ``on_step``; a failed check raises
+:class:`JourneyFailed` naming the step.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hoso.client import Clients, samples
+from hoso.client.ocr import TERMINAL_STATES
+from hoso.ocr.v1 import ocr_pb2 as ocr_pb
+from hoso.signing.v1 import signing_pb2 as sign_pb
+from hoso.signing.v1 import trust_pb2 as trust_pb
+from hoso.signing.v1 import verification_pb2 as verify_pb
+from hoso.storage.v1 import storage_pb2 as storage_pb
+
+__all__ = ["JourneyFailed", "JourneyInputs", "JourneyResult", "Step", "run_journey"]
+
+
+class JourneyFailed(Exception):
+    """A step's check failed."""
+
+    def __init__(self, step: str, message: str) -> None:
+        """Name the step and what went wrong."""
+        super().__init__(f"{step}: {message}")
+        self.step = step
+
+
+@dataclass(frozen=True)
+class Step:
+    """One finished step: its name, how long it took, what it established."""
+
+    name: str
+    seconds: float
+    detail: dict[str, Any]
+
+
+@dataclass
+class JourneyInputs:
+    """What the journey uses; defaults draw sample documents."""
+
+    scan: bytes = field(default_factory=samples.scanned_application)
+    result: bytes = field(default_factory=samples.result_document)
+    dossier_code: str = field(
+        default_factory=lambda: f"000.00.01.H26-{time.strftime('%y%m%d')}-{secrets.token_hex(3)}"
+    )
+    search_query: str = "ho so dang ky"
+    verification_base_url: str = ""
+    """Base URL of the verification pages for the QR code; empty = the server's own."""
+    retention_class: storage_pb.RetentionClass.ValueType = storage_pb.RETENTION_CLASS_TEN_YEARS
+    ocr_timeout: float = 180.0
+    pin: str = "246810"
+
+
+@dataclass
+class JourneyResult:
+    """What the journey made, and its steps."""
+
+    dossier: str = ""
+    scan_version: str = ""
+    rendition_version: str = ""
+    signed_version: str = ""
+    verdict: str = ""
+    signer_names: list[str] = field(default_factory=list)
+    verification_url: str = ""
+    export_members: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "dossier": self.dossier,
+            "scan_version": self.scan_version,
+            "rendition_version": self.rendition_version,
+            "signed_version": self.signed_version,
+            "verdict": self.verdict,
+            "signers": self.signer_names,
+            "verification_url": self.verification_url,
+            "steps": [
+                {"name": s.name, "seconds": round(s.seconds, 4), **s.detail} for s in self.steps
+            ],
+        }
+
+
+class _Timer:
+    def __init__(self, result: JourneyResult, on_step: Callable[[Step], None] | None) -> None:
+        self.result, self.on_step = result, on_step
+
+    def done(self, name: str, started: float, **detail: Any) -> None:
+        step = Step(name, time.perf_counter() - started, detail)
+        self.result.steps.append(step)
+        if self.on_step is not None:
+            self.on_step(step)
+
+
+def _check(ok: bool, step: str, message: str) -> None:
+    if not ok:
+        raise JourneyFailed(step, message)
+
+
+async def _credential(hoso: Clients, profile: int, name: str, organization: str, pin: str) -> str:
+    subject = trust_pb.DistinguishedName(common_name=name, organization=organization)
+    certificate = await hoso.trust.issue_certificate(subject, profile)
+    credential = await hoso.trust.create_credential(
+        certificate.name, owner=name, pin=pin, description=f"{name} ({organization})"
+    )
+    return credential.name
+
+
+async def run_journey(
+    hoso: Clients,
+    inputs: JourneyInputs | None = None,
+    *,
+    on_step: Callable[[Step], None] | None = None,
+) -> JourneyResult:
+    """Run every step against the services behind ``hoso``; raise :class:`JourneyFailed`."""
+    inputs = inputs or JourneyInputs()
+    result = JourneyResult()
+    timer = _Timer(result, on_step)
+
+    started = time.perf_counter()
+    dossier = storage_pb.Dossier(
+        dossier_code=inputs.dossier_code,
+        procedure_code="1.001612",
+        agency_code="000.00.01.H26",
+        applicant_id="001190012345",
+        title="Đăng ký hộ kinh doanh",
+        retention_class=inputs.retention_class,
+    )
+    dossier.receive_time.GetCurrentTime()
+    created = await hoso.archive.create_dossier(dossier)
+    result.dossier = created.name
+    timer.done("create_dossier", started, dossier=created.name)
+
+    started = time.perf_counter()
+    scan = await hoso.archive.put_file(
+        storage_pb.PutFileHeader(
+            dossier=created.name,
+            filename="don-de-nghi.pdf",
+            component_type=storage_pb.COMPONENT_TYPE_APPLICATION_FORM,
+            declared_media_type="application/pdf",
+        ),
+        inputs.scan,
+    )
+    result.scan_version = scan.name
+    timer.done("upload_scan", started, file_version=scan.name, bytes=scan.size_bytes)
+
+    started = time.perf_counter()
+    (job,) = await hoso.ocr.wait_for_dossier(created.name, [scan.name], timeout=inputs.ocr_timeout)
+    _check(job.state == ocr_pb.JOB_STATE_SUCCEEDED, "ocr", f"job {job.name} ended {job.state}")
+    _check(job.state in TERMINAL_STATES and job.pages_done >= 1, "ocr", "no page was OCR'd")
+    result.rendition_version = job.rendition_file_version
+    timer.done(
+        "ocr", started, job=job.name, pages=job.pages_done, rendition=job.rendition_file_version
+    )
+
+    started = time.perf_counter()
+    found = await hoso.ocr.search(inputs.search_query, dossier=created.name)
+    hits = [r for r in found.results if r.file_version == scan.name]
+    _check(bool(hits), "search", f"{inputs.search_query!r} did not find {scan.name}")
+    timer.done(
+        "search",
+        started,
+        query=inputs.search_query,
+        hits=len(found.results),
+        snippet=hits[0].snippet,
+    )
+
+    started = time.perf_counter()
+    officer = await _credential(
+        hoso,
+        trust_pb.CERTIFICATE_PROFILE_OFFICIAL,
+        "Lê Thị Ánh Tuyết",
+        "UBND quận Đống Đa",
+        inputs.pin,
+    )
+    agency = await _credential(
+        hoso,
+        trust_pb.CERTIFICATE_PROFILE_AGENCY_SEAL,
+        "UBND quận Đống Đa",
+        "UBND quận Đống Đa",
+        inputs.pin,
+    )
+    timer.done("credentials", started, officer=officer, agency=agency)
+
+    filename = "giay-chung-nhan.pdf"
+    if inputs.verification_base_url:
+        from hoso.signing.web.routes import verification_url
+
+        result.verification_url = verification_url(
+            inputs.verification_base_url, created.dossier_code, filename
+        )
+    started = time.perf_counter()
+    officer_options = sign_pb.SignatureOptions(
+        level=sign_pb.PADES_LEVEL_B_LT,
+        placement=sign_pb.Placement(
+            new_field=sign_pb.NewFieldPlacement(
+                page=1,
+                rect=sign_pb.Rectangle(x1=330, y1=560, x2=530, y2=660),
+                field_name="ChuKyLanhDao",
+            )
+        ),
+        appearance=sign_pb.Appearance(
+            kind=sign_pb.APPEARANCE_KIND_OFFICIAL,
+            signature_image_png=samples.signature_png(),
+            title="KT. CHỦ TỊCH / PHÓ CHỦ TỊCH",
+        ),
+        qr_code=sign_pb.QrCodeOptions(
+            enabled=True,
+            dossier_code=created.dossier_code,
+            procedure_code="1.001612",
+            applicant_id="001190012345",
+            document_name="Giấy chứng nhận đăng ký hộ kinh doanh",
+            verification_url=result.verification_url,
+        ),
+        reason="Phê duyệt",
+        location="Hà Nội",
+    )
+    signed_once, officer_pdf = await hoso.signing.sign_pdf(
+        sign_pb.SignPdfHeader(
+            credential=officer,
+            consent=sign_pb.Consent(pin=inputs.pin),
+            options=officer_options,
+            filename=filename,
+        ),
+        inputs.result,
+    )
+    timer.done(
+        "sign_officer",
+        started,
+        level=sign_pb.PadesLevel.Name(signed_once.level),
+        field=signed_once.field_name,
+    )
+
+    started = time.perf_counter()
+    seal_options = sign_pb.SignatureOptions(
+        level=sign_pb.PADES_LEVEL_B_LT,
+        placement=sign_pb.Placement(
+            new_field=sign_pb.NewFieldPlacement(
+                page=1,
+                rect=sign_pb.Rectangle(x1=280, y1=570, x2=382, y2=672),
+                field_name="DauCoQuan",
+            )
+        ),
+        appearance=sign_pb.Appearance(
+            kind=sign_pb.APPEARANCE_KIND_AGENCY_SEAL,
+            seal_image_png=samples.seal_png(),
+        ),
+        reason="Đóng dấu",
+        location="Hà Nội",
+    )
+    retention_name = storage_pb.RetentionClass.Name(inputs.retention_class).removeprefix(
+        "RETENTION_CLASS_"
+    )
+    sealed, sealed_pdf = await hoso.signing.sign_pdf(
+        sign_pb.SignPdfHeader(
+            credential=agency,
+            consent=sign_pb.Consent(pin=inputs.pin),
+            options=seal_options,
+            filename=filename,
+            archive=sign_pb.ArchiveTarget(
+                dossier=created.name,
+                component_type="RESULT",
+                retention_class=retention_name,
+                filename=filename,
+            ),
+        ),
+        officer_pdf,
+    )
+    timer.done("sign_agency_seal", started, level=sign_pb.PadesLevel.Name(sealed.level))
+
+    started = time.perf_counter()
+    if sealed.archived_file_version:
+        archived = await hoso.archive.stat_file(sealed.archived_file_version)
+    else:  # the signing service did not archive it itself: the DMS does
+        archived = await hoso.archive.put_file(
+            storage_pb.PutFileHeader(
+                dossier=created.name,
+                filename=filename,
+                component_type=storage_pb.COMPONENT_TYPE_RESULT,
+                retention_class=inputs.retention_class,
+                expected_sha256=sealed.sha256,
+            ),
+            sealed_pdf,
+        )
+    _check(archived.sha256 == sealed.sha256, "archive_result", "archived digest differs")
+    _check(
+        archived.retention_class == inputs.retention_class,
+        "archive_result",
+        f"retention is {archived.retention_class}, wanted {inputs.retention_class}",
+    )
+    result.signed_version = archived.name
+    timer.done(
+        "archive_result",
+        started,
+        file_version=archived.name,
+        retention=storage_pb.RetentionClass.Name(archived.retention_class),
+        signed=archived.signed,
+    )
+
+    started = time.perf_counter()
+    report = await hoso.verification.verify_pdf(sealed_pdf, filename=filename)
+    result.verdict = verify_pb.Verdict.Name(report.verdict).removeprefix("VERDICT_")
+    result.signer_names = [s.signer.subject for s in report.signatures]
+    _check(
+        report.verdict == verify_pb.VERDICT_VALID,
+        "verify",
+        f"verdict {result.verdict}: {report.human_report[:400]}",
+    )
+    _check(len(report.signatures) == 2, "verify", f"{len(report.signatures)} signatures, not 2")
+    timer.done("verify", started, verdict=result.verdict, signatures=len(report.signatures))
+
+    started = time.perf_counter()
+    fixity = await hoso.archive.verify_fixity(created.name)
+    _check(fixity.ok and len(fixity.results) >= 2, "fixity", f"fixity: {fixity}")
+    timer.done("fixity", started, checked=len(fixity.results))
+
+    started = time.perf_counter()
+    package = io.BytesIO()
+    manifest = await hoso.archive.export_dossier(created.name, package)
+    package.seek(0)
+    with tarfile.open(fileobj=package, mode="r:*") as tar:
+        result.export_members = tar.getnames()
+    _check(manifest.verification_reports_included, "export", "no verification reports in bag")
+    members = "\n".join(result.export_members)
+    for expected in ("don-de-nghi.pdf", filename, "manifest-sha256.txt", "verification"):
+        _check(expected in members, "export", f"{expected} missing from the bag")
+    timer.done("export", started, files=manifest.payload_files, bytes=manifest.payload_bytes)
+
+    started = time.perf_counter()
+    chain = await hoso.audit.verify_chain()
+    _check(
+        chain.ok, "audit", f"audit chain broken at {chain.first_broken_sequence}: {chain.reason}"
+    )
+    timer.done("audit", started, events=chain.events_checked)
+    return result
