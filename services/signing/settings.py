@@ -127,6 +127,37 @@ class SigningSettings(Section):
         description="PAdES level used when a request does not name one (B-B, B-T, B-LT, B-LTA).",
     )
 
+    # Verification (#5): limits that keep a hostile file from exhausting the verifier.
+    verify_max_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        description="Largest PDF or signed file accepted for verification, in bytes "
+        "(RESOURCE_EXHAUSTED above).",
+    )
+    verify_max_objects: int = Field(
+        1_000_000,
+        ge=100,
+        description="Most PDF objects a verified file may hold or declare (RESOURCE_EXHAUSTED "
+        "above).",
+    )
+    verify_max_revisions: int = Field(
+        500, ge=1, description="Most revisions (incremental updates) a verified PDF may have."
+    )
+    verify_max_signatures: int = Field(
+        200, ge=1, description="Most signatures and document timestamps a verified PDF may have."
+    )
+    verify_default_trust_profile: str = Field(
+        "hoso-root",
+        pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
+        description="Trust profile used when a verification request names none (the built-in "
+        "hoso-root trusts this server's own root CA).",
+    )
+    verify_allow_online_fetch: bool = Field(
+        False,
+        description="Fetch missing OCSP/CRL data online for every verification, even when the "
+        "request does not ask for it (offline by default: only what the file carries is used).",
+    )
+
     @model_validator(mode="after")
     def _pkcs11_needs_pin(self) -> SigningSettings:
         if self.key_store is KeyStoreKind.PKCS11 and self.pkcs11_user_pin is None:
