@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from hoso.common.db import Base, UTCDateTime
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "SigningCrl",
     "SigningPrepared",
     "SigningRequest",
+    "SigningTrustProfile",
 ]
 
 
@@ -146,3 +147,26 @@ class SigningRequest(Base):
     output_sha256: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SigningTrustProfile(Base):
+    """A named set of trust anchors that verification validates against (#5)."""
+
+    __tablename__ = "signing_trust_profiles"
+
+    profile_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(256), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    # own_root / national_root / government_root (built-in slots) or custom.
+    kind: Mapped[str] = mapped_column(String(32))
+    # JSON list of {"label": str, "der": base64}; a built-in slot may be empty until imported.
+    anchors: Mapped[str] = mapped_column(Text)
+    require_revocation_check: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_profile: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped on every change; the etag clients send back.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Idempotency keys of the creating and the last updating request.
+    create_request_id: Mapped[str | None] = mapped_column(String(128))
+    update_request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
