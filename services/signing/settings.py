@@ -113,6 +113,11 @@ class SigningSettings(Section):
         gt=0,
         description="How long a signing request id keeps returning its first result.",
     )
+    tsa_in_process: bool = Field(
+        True,
+        description="Time-stamp signatures with our own TSA first (in process, no HTTP); turn "
+        "off to use only the external tsa_urls.",
+    )
     tsa_urls: list[str] = Field(
         default_factory=list,
         description="External RFC 3161 time-stamp authorities tried in order when our own TSA "
