@@ -65,6 +65,7 @@ async def build_trust(runtime: Runtime) -> TrustComponents:
 
 async def build(runtime: Runtime) -> list[Registration]:
     """The signing area's gRPC services (trust first; signing and verification append theirs)."""
+    from hoso.signing.signing_servicer import registrations as signing_registrations
     from hoso.signing.trust_servicer import TrustServicer
     from hoso.signing.v1 import trust_pb2_grpc as _trust_grpc
 
@@ -77,4 +78,5 @@ async def build(runtime: Runtime) -> list[Registration]:
             servicer=TrustServicer(trust),
         ),
     ]
+    registrations += await signing_registrations(runtime, trust)  # PAdES signing (#4)
     return registrations
