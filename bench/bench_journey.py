@@ -60,7 +60,7 @@ async def _run(overrides: dict[str, dict[str, Any]], journeys: int) -> dict[str,
             )
 
         started = time.perf_counter()
-        alone = await run_journey(hoso, inputs())
+        await run_journey(hoso, inputs())
         alone_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
