@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from hoso.common.errors import FailedPrecondition, InvalidArgument
+from hoso.common.errors import InvalidArgument
 from hoso.common.paging import decode_token, encode_token, page_size
 from hoso.common.protoconv import to_timestamp
 from hoso.signing.keystore.api import KeyAlgorithm
@@ -174,8 +174,24 @@ class TrustServicer(_pb_grpc.TrustServiceServicer):
         )
 
     async def ImportCertificateAuthority(self, request: Any, context: Any) -> Any:
-        raise FailedPrecondition(
-            "importing a CA over gRPC is not available yet; use `hoso ca import` on the server"
+        authority = await self.services.import_authority(
+            root_certificate=request.root_certificate,
+            issuing_certificate=request.issuing_certificate,
+            issuing_private_key=request.issuing_private_key,
+            passphrase=request.private_key_passphrase or None,
+            key_id=request.key_id,
+            replace=request.replace,
+        )
+        async with self.services.sessions() as session:
+            root = await self.services.get(
+                session, format(authority.root.certificate.serial_number, "x")
+            )
+            issuing = await self.services.get(
+                session, format(authority.issuing.certificate.serial_number, "x")
+            )
+        return _pb.ImportCertificateAuthorityResponse(
+            root_certificate=certificate_message(root),
+            issuing_certificate=certificate_message(issuing),
         )
 
     async def IssueCertificate(self, request: Any, context: Any) -> Any:

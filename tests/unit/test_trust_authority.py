@@ -288,3 +288,24 @@ async def test_renew_supersedes_old_certificate(trust_services: TrustFixture) ->
     assert new.renewed_from == old_serial
     assert old.state == "REVOKED" and old.revocation_reason == "superseded"
     assert new.subject == old.subject
+
+
+async def test_p384_ca_signs_everything_with_sha384(trust_services: TrustFixture) -> None:
+    authority = trust_services.authority
+    assert authority.issuing.key.algorithm is KeyAlgorithm.EC_P384  # the default CA key type
+    crl = x509.load_der_x509_crl(await trust_services.services.current_crl())
+    signed_by_ca = [
+        authority.root.certificate,
+        authority.issuing.certificate,
+        authority.tsa.certificate,
+        trust_services.official.certificate,
+        trust_services.agency_seal.certificate,
+    ]
+    for signed in [*signed_by_ca, crl]:
+        assert isinstance(signed.signature_hash_algorithm, hashes.SHA384), signed
+    crl_issuer = authority.issuing.certificate.public_key()
+    assert isinstance(crl_issuer, ec.EllipticCurvePublicKey)
+    assert crl.is_signature_valid(crl_issuer)  # type: ignore[arg-type]
+    # The P-256 OCSP responder key signs its answers with SHA-256.
+    responder = await trust_services.services.ocsp_responder()
+    assert responder.digest_algorithm == "sha256"

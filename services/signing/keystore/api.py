@@ -63,6 +63,12 @@ class KeyAlgorithm(enum.StrEnum):
         return {KeyAlgorithm.RSA_2048: 2048, KeyAlgorithm.RSA_3072: 3072}[self]
 
     @property
+    def digest_algorithm(self) -> str:
+        """The hash this key type signs with: SHA-384 for P-384 (matching its strength), else
+        SHA-256."""
+        return "sha384" if self is KeyAlgorithm.EC_P384 else "sha256"
+
+    @property
     def curve_name(self) -> str:
         """The SEC name of an EC key type's curve (``secp256r1``, ``secp384r1``)."""
         return {KeyAlgorithm.EC_P256: "secp256r1", KeyAlgorithm.EC_P384: "secp384r1"}[self]

@@ -126,7 +126,6 @@ async def create_authority(
             serial=random_serial(),
             not_before=now - BACKDATE,
             not_after=now + dt.timedelta(days=root_days),
-            digest_algorithm="sha384" if ca_algorithm is KeyAlgorithm.EC_P384 else "sha256",
         )
         root = IssuedMaterial(Profile.ROOT_CA, root_cert, root_key)
         issuing_key = await keystore.generate(ca_algorithm, "issuing-ca")

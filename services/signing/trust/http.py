@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
+from hoso.common.errors import FailedPrecondition
 from hoso.signing.trust.ocsp import error_response
 from hoso.signing.trust.service import TrustServices
 from hoso.signing.trust.tsa import rejection
@@ -35,9 +36,11 @@ def add_routes(app: web.Application, services: TrustServices) -> None:
 
     async def crl(request: web.Request) -> web.Response:
         root = request.match_info["which"] == "root"
-        return web.Response(
-            body=await services.current_crl(root=root), content_type="application/pkix-crl"
-        )
+        try:
+            body = await services.current_crl(root=root)
+        except FailedPrecondition as e:  # an imported root's key is offline
+            raise web.HTTPNotFound(text=e.message) from e
+        return web.Response(body=body, content_type="application/pkix-crl")
 
     async def certificate(request: web.Request) -> web.Response:
         authority = await services.authority()

@@ -93,15 +93,19 @@ class CertificateRepository:
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def current_of_profile(self, profile: Profile) -> SigningCertificate | None:
-        """The newest ACTIVE certificate of a profile that has a key in our store."""
+    async def current_of_profile(
+        self, profile: Profile, *, require_key: bool = True
+    ) -> SigningCertificate | None:
+        """The newest ACTIVE certificate of a profile (with a key in our store, by default)."""
+        conditions = [
+            SigningCertificate.profile == profile.value,
+            SigningCertificate.state == ACTIVE,
+        ]
+        if require_key:
+            conditions.append(SigningCertificate.key_id.is_not(None))
         statement = (
             select(SigningCertificate)
-            .where(
-                SigningCertificate.profile == profile.value,
-                SigningCertificate.state == ACTIVE,
-                SigningCertificate.key_id.is_not(None),
-            )
+            .where(*conditions)
             .order_by(SigningCertificate.created_at.desc(), SigningCertificate.serial_hex)
             .limit(1)
         )

@@ -8,7 +8,9 @@ next CRL (strictly increasing CRL number) in the same transaction, so it is visi
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import zlib
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
@@ -32,6 +34,12 @@ from hoso.signing.trust.authority import (
     create_authority,
     to_asn1,
 )
+from hoso.signing.trust.importing import (
+    OfflineKeyHandle,
+    check_ca_import,
+    load_certificate,
+    load_private_key,
+)
 from hoso.signing.trust.names import SubjectName, name_to_subject
 from hoso.signing.trust.ocsp import CertStatus, OcspResponder, Status
 from hoso.signing.trust.profiles import PROFILES, Profile
@@ -44,6 +52,7 @@ from hoso.signing.trust.x509build import (
     load_csr,
     random_serial,
 )
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["REASONS", "AuditFn", "TrustServices"]
@@ -73,6 +82,12 @@ class AuditFn(Protocol):
         details: dict[str, Any] | None = None,
     ) -> Any: ...
 
+
+#: PostgreSQL advisory lock key serialising CA creation and import across replicas.
+CA_LOCK_KEY = zlib.crc32(b"hoso.signing.certificate-authority")
+
+#: State of the certificates of a CA replaced by an import: out of service, kept for the record.
+RETIRED = "RETIRED"
 
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
@@ -118,25 +133,51 @@ class TrustServices:
         self._authority: Authority | None = None
         self._responder: OcspResponder | None = None
         self._tsa: TimestampAuthority | None = None
+        self._authority_lock = asyncio.Lock()
 
     # ---- the authority -------------------------------------------------------------------
 
     async def authority(self) -> Authority:
-        """The authority's material, created on first start when the catalog has none."""
-        if self._authority is None:
-            async with self.sessions() as session:
-                self._authority = await self._load(session) or await self._create(session)
+        """The authority's material, created on first start when the catalog has none.
+
+        Replicas starting together on one database create one CA: creation runs under a
+        database-wide lock and looks again once it holds it.
+        """
+        if self._authority is not None:
+            return self._authority
+        async with self._authority_lock:
+            if self._authority is None:
+                async with self.sessions() as session:
+                    found = await self._load(session)
+                if found is None:
+                    async with self.sessions() as session:
+                        await self._lock_authority(session)
+                        found = await self._load(session) or await self._create(session)
+                self._authority = found
         return self._authority
 
+    @staticmethod
+    async def _lock_authority(session: AsyncSession) -> None:
+        """Serialise CA creation/import with other processes until the transaction ends."""
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CA_LOCK_KEY})
+        else:
+            # SQLite: any write statement takes the database write lock for the transaction.
+            await session.execute(text("UPDATE signing_certificates SET state = state WHERE 0 = 1"))
+
     async def _material(self, row: SigningCertificate) -> IssuedMaterial:
-        assert row.key_id is not None
-        key = await self.keystore.get(row.key_id)
-        return IssuedMaterial(Profile(row.profile), x509.load_der_x509_certificate(row.der), key)
+        certificate = x509.load_der_x509_certificate(row.der)
+        key = (
+            await self.keystore.get(row.key_id)
+            if row.key_id
+            else OfflineKeyHandle(certificate.public_key())  # type: ignore[arg-type]
+        )
+        return IssuedMaterial(Profile(row.profile), certificate, key)
 
     async def _load(self, session: AsyncSession) -> Authority | None:
         certificates = repo.CertificateRepository(session)
         rows = [
-            await certificates.current_of_profile(profile)
+            await certificates.current_of_profile(profile, require_key=profile != Profile.ROOT_CA)
             for profile in (
                 Profile.ROOT_CA,
                 Profile.ISSUING_CA,
@@ -187,17 +228,116 @@ class TrustServices:
                 profile=material.profile,
                 subject_key=material.certificate.subject.rfc4514_string().casefold(),
                 issuer_serial_hex=issuer,
-                key_store=self.settings.key_store.value.upper(),
-                key_id=material.key.key_id,
+                key_store=self.settings.key_store.value.upper()
+                if material.key.key_id
+                else "EXTERNAL",
+                key_id=material.key.key_id or None,
                 now=now,
             )
         await self._audit(
             session,
-            action="trust.ca.create",
+            action="trust.ca.import" if root is not None else "trust.ca.create",
             target=f"certificates/{issuing_serial}",
             details={"root": root_serial, "issuing": issuing_serial},
         )
         return authority
+
+    async def import_authority(
+        self,
+        *,
+        root_certificate: bytes,
+        issuing_certificate: bytes,
+        issuing_private_key: bytes = b"",
+        passphrase: str | None = None,
+        key_id: str = "",
+        replace: bool = False,
+    ) -> Authority:
+        """Make an existing root + issuing CA ours (new TSA and OCSP certificates under it).
+
+        The issuing key goes into the configured key store (software), or is found on the
+        PKCS#11 token by ``key_id``. Importing the CA already in service again is a no-op.
+
+        Raises:
+            InvalidArgument: unparsable input, not CA certificates, issuing not signed by the
+                root, a key that does not match (the field is named).
+            FailedPrecondition: a CA is already in service and ``replace`` is false.
+        """
+        root = load_certificate(root_certificate, "root_certificate")
+        issuing = load_certificate(issuing_certificate, "issuing_certificate")
+        if bool(issuing_private_key) == bool(key_id):
+            raise InvalidArgument(
+                "give exactly one of issuing_private_key (PKCS#8) or key_id (a key already on "
+                "the PKCS#11 token)",
+                field="issuing_private_key",
+            )
+        private_key = (
+            load_private_key(issuing_private_key, passphrase, "issuing_private_key")
+            if issuing_private_key
+            else None
+        )
+        checked = check_ca_import(root, issuing, private_key, now=_now())
+        async with self._authority_lock, self.sessions() as session:
+            await self._lock_authority(session)
+            current = await self._load(session)
+            if current is not None:
+                if current.issuing.certificate == issuing and current.root.certificate == root:
+                    self._use(current)
+                    return current
+                if not replace:
+                    serial = repo.serial_hex(current.issuing.certificate.serial_number)
+                    raise FailedPrecondition(
+                        f"a CA is already in service (issuing CA certificates/{serial}); set "
+                        "replace to retire it and use the imported one"
+                    )
+                await self._retire(session, current)
+            handle = await self._import_key(checked.issuing_key, key_id, issuing)
+            authority = await self._create(
+                session,
+                root=IssuedMaterial(
+                    Profile.ROOT_CA,
+                    root,
+                    OfflineKeyHandle(root.public_key()),  # type: ignore[arg-type]
+                ),
+                issuing=IssuedMaterial(Profile.ISSUING_CA, issuing, handle),
+            )
+        self._use(authority)
+        return authority
+
+    async def _import_key(self, private_key: Any, key_id: str, issuing: x509.Certificate) -> Any:
+        if private_key is None:
+            handle = await self.keystore.get(key_id)
+            if handle.public_key.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            ) != issuing.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            ):
+                raise InvalidArgument(
+                    f"key {key_id} on the token does not match issuing_certificate", field="key_id"
+                )
+            return handle
+        importer = getattr(self.keystore, "import_private_key", None)
+        if importer is None:
+            raise InvalidArgument(
+                "the configured key store is an HSM: put the issuing key on the token with the "
+                "HSM's own tools and send its key_id instead of issuing_private_key",
+                field="issuing_private_key",
+            )
+        return await importer(private_key, "issuing-ca")
+
+    @staticmethod
+    async def _retire(session: AsyncSession, current: Authority) -> None:
+        certificates = repo.CertificateRepository(session)
+        for material in (current.root, current.issuing, current.tsa, current.ocsp):
+            row = await certificates.get(repo.serial_hex(material.certificate.serial_number))
+            if row is not None and row.state == repo.ACTIVE:
+                row.state = RETIRED
+        await session.flush()
+
+    def _use(self, authority: Authority) -> None:
+        """Serve ``authority`` from now on (the responders are rebuilt from it)."""
+        self._authority = authority
+        self._responder = None
+        self._tsa = None
 
     # ---- issuance ------------------------------------------------------------------------
 
@@ -476,6 +616,7 @@ class TrustServices:
             issuer=to_asn1(authority.issuing.certificate),
             certificate=to_asn1(authority.ocsp.certificate),
             key=authority.ocsp.key,
+            digest_algorithm=authority.ocsp.key.algorithm.digest_algorithm,
             validity=dt.timedelta(minutes=self.settings.ocsp_validity_minutes),
         )
         return self._responder
@@ -495,5 +636,6 @@ class TrustServices:
             chain=[to_asn1(authority.issuing.certificate), to_asn1(authority.root.certificate)],
             policy_oid=self.settings.tsa_policy_oid,
             accuracy_seconds=self.settings.tsa_accuracy_seconds,
+            digest_algorithm=authority.tsa.key.algorithm.digest_algorithm,
         )
         return self._tsa

@@ -108,7 +108,7 @@ async def build_certificate(
     not_after: dt.datetime,
     urls: CertificateUrls | None = None,
     email: str = "",
-    digest_algorithm: str = "sha256",
+    digest_algorithm: str | None = None,
 ) -> x509.Certificate:
     """Build and sign a certificate of ``profile``.
 
@@ -123,7 +123,8 @@ async def build_certificate(
         not_after: end of validity (UTC); clipped to the issuer's ``not_after``.
         urls: CRL/OCSP/caIssuers URLs; ``None`` omits them (roots).
         email: also written as subjectAltName rfc822Name when set.
-        digest_algorithm: hash of the certificate signature.
+        digest_algorithm: hash of the certificate signature; ``None`` means the one the
+            signer's key type calls for (SHA-384 for P-384, else SHA-256).
 
     Raises:
         InvalidArgument: the public key is too weak or of a refused type (field ``csr``).
@@ -198,7 +199,9 @@ async def build_certificate(
             )
         builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
     draft = builder.sign(_scratch_key(), hashes.SHA256())
-    return await _resign_certificate(draft, signer, digest_algorithm)
+    return await _resign_certificate(
+        draft, signer, digest_algorithm or signer.algorithm.digest_algorithm
+    )
 
 
 async def build_crl(
@@ -209,9 +212,12 @@ async def build_crl(
     this_update: dt.datetime,
     next_update: dt.datetime,
     revoked: list[RevokedEntry],
-    digest_algorithm: str = "sha256",
+    digest_algorithm: str | None = None,
 ) -> x509.CertificateRevocationList:
-    """Build and sign a full CRL with a CRL number and AKI (RFC 5280 §5)."""
+    """Build and sign a full CRL with a CRL number and AKI (RFC 5280 §5).
+
+    ``digest_algorithm`` ``None`` means the one the signer's key type calls for.
+    """
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.subject)
@@ -233,7 +239,7 @@ async def build_crl(
             item = item.add_extension(x509.CRLReason(entry.reason), critical=False)
         builder = builder.add_revoked_certificate(item.build())
     draft = builder.sign(_scratch_key(), hashes.SHA256())
-    return await _resign_crl(draft, signer, digest_algorithm)
+    return await _resign_crl(draft, signer, digest_algorithm or signer.algorithm.digest_algorithm)
 
 
 def load_csr(data: bytes) -> x509.CertificateSigningRequest:

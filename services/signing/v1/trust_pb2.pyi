@@ -558,7 +558,6 @@ class ImportCertificateAuthorityRequest(_message.Message):
     ISSUING_CERTIFICATE_FIELD_NUMBER: _builtins.int
     ISSUING_PRIVATE_KEY_FIELD_NUMBER: _builtins.int
     PRIVATE_KEY_PASSPHRASE_FIELD_NUMBER: _builtins.int
-    KEY_STORE_FIELD_NUMBER: _builtins.int
     KEY_ID_FIELD_NUMBER: _builtins.int
     REPLACE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
@@ -576,12 +575,13 @@ class ImportCertificateAuthorityRequest(_message.Message):
     """Passphrase of an encrypted issuing_private_key; empty when not encrypted.
     INVALID_ARGUMENT when wrong.
     """
-    key_store: Global___KeyStore.ValueType
-    """Where to keep the issuing key; SOFTWARE or PKCS11."""
     key_id: _builtins.str
     """PKCS#11 key id (hex CKA_ID) of an issuing key already on the token."""
     replace: _builtins.bool
-    """Replace an existing CA. Issued certificates stay in the catalog."""
+    """Replace the CA in service: its root, issuing, TSA and OCSP certificates
+    are retired (no longer used to sign or answer). Certificates it issued
+    stay in the catalog.
+    """
     request_id: _builtins.str
     """Idempotency key (UUID); a retry with the same id returns the first result."""
     def __init__(
@@ -591,14 +591,13 @@ class ImportCertificateAuthorityRequest(_message.Message):
         issuing_certificate: _builtins.bytes = ...,
         issuing_private_key: _builtins.bytes = ...,
         private_key_passphrase: _builtins.str = ...,
-        key_store: Global___KeyStore.ValueType = ...,
         key_id: _builtins.str = ...,
         replace: _builtins.bool = ...,
         request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["issuing_certificate", b"issuing_certificate", "issuing_private_key", b"issuing_private_key", "key_id", b"key_id", "key_store", b"key_store", "private_key_passphrase", b"private_key_passphrase", "replace", b"replace", "request_id", b"request_id", "root_certificate", b"root_certificate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["issuing_certificate", b"issuing_certificate", "issuing_private_key", b"issuing_private_key", "key_id", b"key_id", "private_key_passphrase", b"private_key_passphrase", "replace", b"replace", "request_id", b"request_id", "root_certificate", b"root_certificate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -668,14 +667,9 @@ class GeneratedKeySpec(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     KEY_ALGORITHM_FIELD_NUMBER: _builtins.int
-    KEY_STORE_FIELD_NUMBER: _builtins.int
     KEY_LABEL_FIELD_NUMBER: _builtins.int
     key_algorithm: Global___KeyAlgorithm.ValueType
     """Algorithm of the new key. INVALID_ARGUMENT when UNSPECIFIED."""
-    key_store: Global___KeyStore.ValueType
-    """Store to generate it in; UNSPECIFIED = server default. EXTERNAL is
-    INVALID_ARGUMENT. UNAVAILABLE when the HSM cannot be reached.
-    """
     key_label: _builtins.str
     """Human label for the key in the store (PKCS#11 CKA_LABEL); default is
     derived from the subject.
@@ -684,12 +678,11 @@ class GeneratedKeySpec(_message.Message):
         self,
         *,
         key_algorithm: Global___KeyAlgorithm.ValueType = ...,
-        key_store: Global___KeyStore.ValueType = ...,
         key_label: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_algorithm", b"key_algorithm", "key_label", b"key_label", "key_store", b"key_store"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_algorithm", b"key_algorithm", "key_label", b"key_label"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

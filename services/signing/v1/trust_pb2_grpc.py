@@ -128,10 +128,14 @@ class TrustServiceServicer:
 
     def ImportCertificateAuthority(self, request, context):
         """Imports an existing root + issuing CA (certificates and the issuing key)
-        instead of the one created on first start. Errors: INVALID_ARGUMENT for
-        unparsable certificates/key, a key that does not match the issuing
-        certificate, or an issuing certificate not signed by the root;
-        ALREADY_EXISTS when a CA exists and replace is false.
+        instead of the one created on first start; new TSA and OCSP responder
+        certificates are issued under it. The root's key stays offline (the root
+        CRL is then published by the root's own ceremony). Importing the CA
+        already in service again returns it unchanged. Errors: INVALID_ARGUMENT
+        for unparsable certificates/key, a wrong passphrase, a certificate that
+        is not a CA, a key that does not match the issuing certificate, or an
+        issuing certificate not signed by the root; FAILED_PRECONDITION when
+        another CA is in service and replace is false.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -44,10 +44,14 @@ class TrustServiceStub:
     """
     ImportCertificateAuthority: _grpc.UnaryUnaryMultiCallable[_trust_pb2.ImportCertificateAuthorityRequest, _trust_pb2.ImportCertificateAuthorityResponse]
     """Imports an existing root + issuing CA (certificates and the issuing key)
-    instead of the one created on first start. Errors: INVALID_ARGUMENT for
-    unparsable certificates/key, a key that does not match the issuing
-    certificate, or an issuing certificate not signed by the root;
-    ALREADY_EXISTS when a CA exists and replace is false.
+    instead of the one created on first start; new TSA and OCSP responder
+    certificates are issued under it. The root's key stays offline (the root
+    CRL is then published by the root's own ceremony). Importing the CA
+    already in service again returns it unchanged. Errors: INVALID_ARGUMENT
+    for unparsable certificates/key, a wrong passphrase, a certificate that
+    is not a CA, a key that does not match the issuing certificate, or an
+    issuing certificate not signed by the root; FAILED_PRECONDITION when
+    another CA is in service and replace is false.
     """
     IssueCertificate: _grpc.UnaryUnaryMultiCallable[_trust_pb2.IssueCertificateRequest, _trust_pb2.IssueCertificateResponse]
     """Issues a certificate from a CSR or with a key generated in the key
@@ -127,10 +131,14 @@ class TrustServiceAsyncStub(TrustServiceStub):
     """
     ImportCertificateAuthority: _aio.UnaryUnaryMultiCallable[_trust_pb2.ImportCertificateAuthorityRequest, _trust_pb2.ImportCertificateAuthorityResponse]  # type: ignore[assignment]
     """Imports an existing root + issuing CA (certificates and the issuing key)
-    instead of the one created on first start. Errors: INVALID_ARGUMENT for
-    unparsable certificates/key, a key that does not match the issuing
-    certificate, or an issuing certificate not signed by the root;
-    ALREADY_EXISTS when a CA exists and replace is false.
+    instead of the one created on first start; new TSA and OCSP responder
+    certificates are issued under it. The root's key stays offline (the root
+    CRL is then published by the root's own ceremony). Importing the CA
+    already in service again returns it unchanged. Errors: INVALID_ARGUMENT
+    for unparsable certificates/key, a wrong passphrase, a certificate that
+    is not a CA, a key that does not match the issuing certificate, or an
+    issuing certificate not signed by the root; FAILED_PRECONDITION when
+    another CA is in service and replace is false.
     """
     IssueCertificate: _aio.UnaryUnaryMultiCallable[_trust_pb2.IssueCertificateRequest, _trust_pb2.IssueCertificateResponse]  # type: ignore[assignment]
     """Issues a certificate from a CSR or with a key generated in the key
@@ -219,10 +227,14 @@ class TrustServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_trust_pb2.ImportCertificateAuthorityResponse, _abc.Awaitable[_trust_pb2.ImportCertificateAuthorityResponse]]:
         """Imports an existing root + issuing CA (certificates and the issuing key)
-        instead of the one created on first start. Errors: INVALID_ARGUMENT for
-        unparsable certificates/key, a key that does not match the issuing
-        certificate, or an issuing certificate not signed by the root;
-        ALREADY_EXISTS when a CA exists and replace is false.
+        instead of the one created on first start; new TSA and OCSP responder
+        certificates are issued under it. The root's key stays offline (the root
+        CRL is then published by the root's own ceremony). Importing the CA
+        already in service again returns it unchanged. Errors: INVALID_ARGUMENT
+        for unparsable certificates/key, a wrong passphrase, a certificate that
+        is not a CA, a key that does not match the issuing certificate, or an
+        issuing certificate not signed by the root; FAILED_PRECONDITION when
+        another CA is in service and replace is false.
         """
 
     @_abc_1.abstractmethod
