@@ -92,7 +92,7 @@ def _tamper(pdf: bytes) -> bytes:
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     stream = writer.add_object(
         generic.StreamObject(stream_data=b"q 1 0 0 rg 60 300 300 120 re f Q")
     )
