@@ -831,7 +831,9 @@ class TrustProfile(_message.Message):
     description: _builtins.str
     """Description."""
     require_revocation_check: _builtins.bool
-    """Treat missing revocation evidence as INDETERMINATE (true) or only warn."""
+    """Treat missing revocation evidence as INDETERMINATE (true) or only warn
+    (false). Unset on create: true.
+    """
     default_profile: _builtins.bool
     """Whether this is the default profile."""
     etag: _builtins.str
@@ -855,17 +857,19 @@ class TrustProfile(_message.Message):
         display_name: _builtins.str = ...,
         description: _builtins.str = ...,
         anchors: _abc.Iterable[Global___TrustAnchor] | None = ...,
-        require_revocation_check: _builtins.bool = ...,
+        require_revocation_check: _builtins.bool | None = ...,
         default_profile: _builtins.bool = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_require_revocation_check", b"_require_revocation_check", "create_time", b"create_time", "require_revocation_check", b"require_revocation_check", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["anchors", b"anchors", "create_time", b"create_time", "default_profile", b"default_profile", "description", b"description", "display_name", b"display_name", "etag", b"etag", "name", b"name", "require_revocation_check", b"require_revocation_check", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_require_revocation_check", b"_require_revocation_check", "anchors", b"anchors", "create_time", b"create_time", "default_profile", b"default_profile", "description", b"description", "display_name", b"display_name", "etag", b"etag", "name", b"name", "require_revocation_check", b"require_revocation_check", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__require_revocation_check: _TypeAlias = _typing.Literal["require_revocation_check"]  # noqa: Y015
+    _WhichOneofArgType__require_revocation_check: _TypeAlias = _typing.Literal["_require_revocation_check", b"_require_revocation_check"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__require_revocation_check) -> _WhichOneofReturnType__require_revocation_check | None: ...
 
 Global___TrustProfile: _TypeAlias = TrustProfile  # noqa: Y015
 
