@@ -67,6 +67,7 @@ async def build(runtime: Runtime) -> list[Registration]:
     """The signing area's gRPC services (trust first; signing and verification append theirs)."""
     from hoso.signing.signing_servicer import registrations as signing_registrations
     from hoso.signing.trust_servicer import TrustServicer
+    from hoso.signing.verification_servicer import build_verification
     from hoso.signing.v1 import trust_pb2_grpc as _trust_grpc
 
     trust = await build_trust(runtime)
@@ -79,4 +80,5 @@ async def build(runtime: Runtime) -> list[Registration]:
         ),
     ]
     registrations += await signing_registrations(runtime, trust)  # PAdES signing (#4)
+    registrations.append(await build_verification(runtime, trust))  # verification (#5)
     return registrations
