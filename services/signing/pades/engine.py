@@ -22,7 +22,7 @@ from hoso.signing.pades.inputs import SpooledDocument, open_pdf
 from hoso.signing.pades.levels import SignatureLevel
 from hoso.signing.pades.placement import Placement, resolve_placement
 from hoso.signing.pades.qr import QrPayload, apply_qr
-from hoso.signing.pades.revocation import offline_context, validation_context
+from hoso.signing.pades.revocation import offline_context, revocation_lock, validation_context
 from hoso.signing.pades.signer import KeyHandleSigner, SigningCredential
 from hoso.signing.pades.timestamping import FallbackTimeStamper
 from hoso.signing.pades.workflows import (
@@ -295,7 +295,8 @@ class PadesEngine:
         """
         assert self.env.revocation is not None
         try:
-            ocsps, _ = await self.env.revocation.revocation_data(credential.certificate)
+            async with revocation_lock():
+                ocsps, _ = await self.env.revocation.revocation_data(credential.certificate)
         except Exception as exc:
             raise Unavailable(f"revocation data could not be produced: {exc}") from exc
         for der in ocsps:

@@ -8,6 +8,7 @@ of fetching the URLs in the certificates; the results go into a certvalidator
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Iterable
 
 from asn1crypto import crl, ocsp, x509
@@ -15,7 +16,20 @@ from hoso.common.errors import FailedPrecondition, Unavailable
 from hoso.signing.pades.environment import TrustEnvironment
 from pyhanko_certvalidator import ValidationContext
 
-__all__ = ["offline_context", "validation_context"]
+__all__ = ["offline_context", "revocation_lock", "validation_context"]
+
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def revocation_lock() -> asyncio.Lock:
+    """Serialises calls into the revocation source within this process (per event loop)."""
+    loop = asyncio.get_running_loop()
+    lock = _LOCKS.get(loop)
+    if lock is None:
+        lock = _LOCKS[loop] = asyncio.Lock()
+    return lock
 
 
 def offline_context(env: TrustEnvironment) -> ValidationContext:
@@ -45,9 +59,12 @@ async def validation_context(
         )
     unique = {cert.issuer_serial: cert for cert in certs if not cert.self_issued}
     try:
-        answers = await asyncio.gather(
-            *(env.revocation.revocation_data(cert) for cert in unique.values())
-        )
+        # One after the other: the source may publish a fresh CRL on first use, and two
+        # concurrent publications of the same CRL number collide.
+        answers = []
+        async with revocation_lock():
+            for cert in unique.values():
+                answers.append(await env.revocation.revocation_data(cert))
     except Exception as exc:
         raise Unavailable(f"revocation data could not be produced: {exc}") from exc
     ocsps: list[ocsp.OCSPResponse] = []

@@ -86,11 +86,13 @@ class SigningServiceServicer:
         `chunk`s; the server answers with one SignPdfResponse carrying `result`,
         then `chunk`s of the signed PDF (it starts answering only after the
         whole input arrived). Errors: INVALID_ARGUMENT (not a PDF, damaged PDF
-        with the offset, encrypted PDF, unknown field, bad placement, header
-        missing or not first, chunk > 1 MiB), NOT_FOUND (credential),
-        PERMISSION_DENIED (wrong PIN, SAD not bound to this document),
-        FAILED_PRECONDITION (credential locked, certificate revoked/expired,
-        field already signed, DocMDP P=1 forbids more signatures),
+        with the offset, unknown field, bad placement, header missing or not
+        first, chunk > 1 MiB), NOT_FOUND (credential), PERMISSION_DENIED (wrong
+        PIN, SAD not bound to this document), FAILED_PRECONDITION (encrypted PDF:
+        decrypt it first; credential locked, certificate revoked/expired, field
+        already signed, DocMDP P=1 forbids more signatures, request_id reused for
+        another request), ABORTED (the first call with this request_id is still
+        running),
         RESOURCE_EXHAUSTED (PDF larger than the configured limit),
         UNAVAILABLE (TSA or HSM down; the level is never silently lowered).
         """
