@@ -26,6 +26,7 @@ __all__ = [
     "SearchResults",
     "TextIndex",
     "make_snippet",
+    "matches_exactly",
     "parse_query",
     "words_of",
 ]
@@ -100,6 +101,8 @@ class SearchResults:
 
     hits: tuple[SearchHit, ...]
     total: int
+    total_is_lower_bound: bool = False
+    """The backend stopped counting at its candidate limit; there are at least ``total``."""
 
 
 def words_of(text: str) -> list[str]:
@@ -130,6 +133,13 @@ def parse_query(query: str) -> ParsedQuery:
         )
     folded = tuple(tuple(fold(w) for w in g) for g in groups)
     return ParsedQuery(exact=tuple(groups), folded=folded)
+
+
+def matches_exactly(text: str, query: ParsedQuery) -> bool:
+    """Whether ``text`` holds every group of ``query`` with its exact diacritics, in order."""
+    words = words_of(text)
+    joined = " " + " ".join(words) + " "
+    return all(" " + " ".join(group) + " " in joined for group in query.exact)
 
 
 def make_snippet(text: str, query: ParsedQuery) -> tuple[str, tuple[tuple[int, int], ...]]:

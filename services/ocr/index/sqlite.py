@@ -18,6 +18,7 @@ from hoso.ocr.index.api import (
     SearchResults,
     TextIndex,
     make_snippet,
+    matches_exactly,
     words_of,
 )
 from hoso.ocr.index.rows import delete_pages, upsert_page_rows
@@ -26,6 +27,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["SqliteTextIndex", "match_expression"]
+
+# An exact-diacritic hit (column 1) counts four times a folded one (column 2).
+_BM25 = "bm25(ocr_page_fts, 4.0, 1.0)"
 
 
 def match_expression(column: str, groups: tuple[tuple[str, ...], ...]) -> str:
@@ -38,7 +42,15 @@ def match_expression(column: str, groups: tuple[tuple[str, ...], ...]) -> str:
 
 
 class SqliteTextIndex(TextIndex):
-    """FTS5 index in the catalog's SQLite database."""
+    """FTS5 index in the catalog's SQLite database.
+
+    Args:
+        candidates: Without filters, only the newest this many matching pages are ranked
+            and counted (see :attr:`SearchResults.total_is_lower_bound`).
+    """
+
+    def __init__(self, candidates: int = 1000) -> None:
+        self.candidates = candidates
 
     async def upsert(self, session: AsyncSession, pages: Sequence[IndexedPage]) -> None:
         ids = await upsert_page_rows(session, pages)
@@ -76,27 +88,43 @@ class SqliteTextIndex(TextIndex):
         offset: int,
     ) -> SearchResults:
         where, params = filter_clauses(filters)
+        # One MATCH over both columns: bm25 weighs an exact-diacritic hit above a folded one.
         params |= {
-            "folded": match_expression("folded", query.folded),
-            "exact": match_expression("exact", query.exact),
+            "match": f"({match_expression('folded', query.folded)}) OR "
+            f"({match_expression('exact', query.exact)})",
             "limit": limit,
             "offset": offset,
+            "candidates": self.candidates,
         }
-        base = (
-            "FROM ocr_page_fts JOIN ocr_index_pages p ON p.id = ocr_page_fts.rowid "
-            f"WHERE ocr_page_fts MATCH :folded{where}"
-        )
-        rows = await session.execute(
-            text(
-                "SELECT p.file_version, p.page, p.dossier, p.text, bm25(ocr_page_fts) AS score, "
-                "p.id IN (SELECT rowid FROM ocr_page_fts WHERE ocr_page_fts MATCH :exact) "
-                f"AS exact_hit {base} ORDER BY exact_hit DESC, score, p.id "
+        if where:
+            base = (
+                "FROM ocr_page_fts JOIN ocr_index_pages p ON p.id = ocr_page_fts.rowid "
+                f"WHERE ocr_page_fts MATCH :match{where}"
+            )
+            sql = (
+                f"SELECT p.file_version, p.page, p.dossier, p.text, {_BM25} AS score {base} "
+                "ORDER BY score, p.id LIMIT :limit OFFSET :offset"
+            )
+            count_sql = f"SELECT count(*) FROM (SELECT 1 {base} LIMIT :candidates)"
+        else:
+            # Ranking every match of a common word costs O(matches); rank the newest
+            # candidates only, which keeps latency flat as the archive grows.
+            candidates = (
+                f"SELECT rowid AS id, {_BM25} AS score FROM ocr_page_fts "
+                "WHERE ocr_page_fts MATCH :match ORDER BY rowid DESC LIMIT :candidates"
+            )
+            sql = (
+                f"SELECT p.file_version, p.page, p.dossier, p.text, c.score FROM ({candidates}) c "
+                "JOIN ocr_index_pages p ON p.id = c.id ORDER BY c.score, p.id "
                 "LIMIT :limit OFFSET :offset"
-            ),
-            params,
-        )
+            )
+            count_sql = (
+                "SELECT count(*) FROM (SELECT 1 FROM ocr_page_fts WHERE ocr_page_fts MATCH "
+                ":match LIMIT :candidates)"
+            )
+        rows = await session.execute(text(sql), params)
         hits = []
-        for version, page, dossier, page_text, score, exact_hit in rows:
+        for version, page, dossier, page_text, score in rows:
             snippet, marks = make_snippet(page_text, query)
             hits.append(
                 SearchHit(
@@ -105,9 +133,11 @@ class SqliteTextIndex(TextIndex):
                     score=-float(score),
                     snippet=snippet,
                     highlights=marks,
-                    exact=bool(exact_hit),
+                    exact=matches_exactly(page_text, query),
                     dossier=dossier,
                 )
             )
-        total = await session.scalar(text(f"SELECT count(*) {base}"), params)
-        return SearchResults(hits=tuple(hits), total=int(total or 0))
+        total = int(await session.scalar(text(count_sql), params) or 0)
+        return SearchResults(
+            hits=tuple(hits), total=total, total_is_lower_bound=total >= self.candidates
+        )
