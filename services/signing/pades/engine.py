@@ -200,11 +200,13 @@ class PadesEngine:
         request: SignRequest,
         *,
         embed_validation_info: bool | None = None,
+        validate_signer: bool = True,
     ) -> SigningSetup:
         """Check the request against the document and build pyHanko's signer for it.
 
         ``embed_validation_info`` overrides the level's choice (two-phase signing adds the
-        validation data after completion).
+        validation data after completion). ``validate_signer=False`` skips the pre-sign path
+        validation for external signers whose CA we do not anchor (B-B/B-T only).
         """
         now = dt.datetime.now(dt.UTC)
         check_certificate_usable(credential.certificate, now)
@@ -269,7 +271,7 @@ class PadesEngine:
             docmdp_permissions=certify or signers.PdfSignatureMetadata.docmdp_permissions,
             embed_validation_info=embed,
             use_pades_lta=embed and request.level.needs_archive_timestamp,
-            validation_context=context,
+            validation_context=context if (validate_signer or embed) else None,
         )
         pdf_signer = signers.PdfSigner(
             meta,

@@ -154,6 +154,7 @@ class RemoteSigning:
                         signer.chain,
                         request,
                         output,
+                        validate_signer=signer.credential_id is not None,
                     )
                 except HosoError as exc:
                     rename_field(exc, options_path)

@@ -116,8 +116,12 @@ async def prepare(
     chain: list[x509.Certificate],
     request: SignRequest,
     output: IO[bytes],
+    *,
+    validate_signer: bool = True,
 ) -> Prepared:
     """Write ``document`` with a reserved signature placeholder into ``output``.
+
+    ``validate_signer=False`` accepts an external signer whose CA is not one of our anchors.
 
     Raises:
         As :meth:`PadesEngine.sign` (bad PDF, field, DocMDP P=1, TSA down for B-T…).
@@ -126,7 +130,14 @@ async def prepare(
         certificate, chain, request.digest_algorithm, _max_length(certificate)
     )
     credential = SigningCredential("", _NoKey(), certificate, tuple(chain))
-    setup = await engine.setup(document, credential, signer, request, embed_validation_info=False)
+    setup = await engine.setup(
+        document,
+        credential,
+        signer,
+        request,
+        embed_validation_info=False,
+        validate_signer=validate_signer,
+    )
     with translate_signing_errors():
         digest, _, written = await setup.pdf_signer.async_digest_doc_for_signing(
             setup.writer, existing_fields_only=not setup.creates_field, output=output
