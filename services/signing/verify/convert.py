@@ -90,8 +90,7 @@ _HARMFUL_CHANGES = {
     Code.VISUAL_CHANGE,
     Code.TRAILING_DATA,
 }
-_LTA_KINDS = {"dss", "xref", "object_stream", "signature_value", "catalog"}
-_FORM_KINDS = _LTA_KINDS | {"form_field", "acroform", "page", "xobject", "font", "stream"}
+_VISIBLE_KINDS = {"page", "xobject", "font", "annotation", "form_field", "acroform"}
 _REVISION_WORDS = {"vi": "đối tượng thay đổi", "en": "objects changed"}
 
 
@@ -177,13 +176,15 @@ def _modification(sig: SignatureResult, codes: set[Code]) -> int:
 
 
 def _change_kind(kinds: tuple[str, ...]) -> int:
+    """A hint of what one later revision did, from the kinds of objects it wrote (the verdict
+    itself rests on the findings)."""
     present = set(kinds)
-    if present <= _LTA_KINDS:
+    if not present & _VISIBLE_KINDS:
         return _pb.MODIFICATION_LEVEL_LTA_UPDATES
-    if present <= _FORM_KINDS:
-        return _pb.MODIFICATION_LEVEL_FORM_FILLING
-    if present <= _FORM_KINDS | {"annotation"}:
+    if "annotation" in present:
         return _pb.MODIFICATION_LEVEL_ANNOTATIONS
+    if present & {"form_field", "acroform"}:
+        return _pb.MODIFICATION_LEVEL_FORM_FILLING
     return _pb.MODIFICATION_LEVEL_OTHER
 
 
