@@ -154,6 +154,7 @@ admin socket =
 [client.rgw.a]
 keyring = $CEPH_DIR/rgw/keyring
 pid file = $CEPH_DIR/run/client.rgw.a.pid
+admin socket = $CEPH_DIR/run/client.rgw.a.asok
 rgw data = $CEPH_DIR/rgw
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
 # Tests talk plain HTTP on loopback; SSE-C must still work there.
@@ -196,7 +197,7 @@ create_state() {
         die "ceph-mon --mkfs failed: $(tail -n 5 "$CEPH_DIR/log/mkfs-mon.log")"
 
     start_mon || die "ceph-mon did not start on the new state"
-    wait_until "monitor quorum" has_quorum || die "the monitor formed no quorum in ${READY_TIMEOUT}s"
+    wait_until "new monitor" has_quorum || die "the monitor formed no quorum in ${READY_TIMEOUT}s"
 
     ceph_cli osd new "$osd_uuid" 0 >/dev/null || die "ceph osd new failed"
     ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" --no-mon-config \
@@ -225,7 +226,11 @@ start_osd() {
 }
 
 start_rgw() {
-    [[ -n "$(daemon_pid client.rgw.a radosgw)" ]] && return 0
+    if [[ -n "$(daemon_pid client.rgw.a radosgw)" ]]; then
+        rgw_http_answers && return 0
+        # Alive but deaf: still shutting down, or hung on a dead OSD. Replace it.
+        stop_daemon client.rgw.a radosgw
+    fi
     log "starting radosgw (127.0.0.1:$RGW_PORT)"
     radosgw -c "$CONF" -n client.rgw.a 9>&- >>"$CEPH_DIR/log/start.log" 2>&1 || {
         log "radosgw did not start"
@@ -246,7 +251,10 @@ wait_until() {
 }
 
 has_quorum() { ceph_cli quorum_status >/dev/null 2>&1; }
-osd_is_up() { [[ "$(ceph_cli osd stat -f json 2>/dev/null)" == *'"num_up_osds":1'* ]]; }
+# Ask the OSD itself (admin socket): the monitor may still list a killed OSD as up.
+osd_is_up() {
+    [[ "$(timeout 10 ceph -c "$CONF" daemon osd.0 status 2>/dev/null)" == *'"state": "active"'* ]]
+}
 
 # Every test makes its own bucket: lift the default cap of 1000 buckets per user.
 S3_MAX_BUCKETS=100000
@@ -305,22 +313,28 @@ bring_up() {
     wait_until "S3 credentials" s3_answers || return 1
 }
 
-stop_daemons() {
-    local entry name prog pid i
-    for entry in client.rgw.a:radosgw osd.0:ceph-osd mon.a:ceph-mon; do
-        name="${entry%%:*}"
-        prog="${entry##*:}"
-        pid="$(daemon_pid "$name" "$prog")"
-        [[ -n "$pid" ]] || continue
+# Stop one daemon by its pid file: SIGTERM, then SIGKILL after 15 s.
+stop_daemon() {
+    local name="$1" prog="$2" pid i
+    pid="$(daemon_pid "$name" "$prog")"
+    if [[ -n "$pid" ]]; then
         log "stopping $name (pid $pid)"
         kill "$pid" 2>/dev/null || true
         for ((i = 0; i < 30; i++)); do
             [[ -d "/proc/$pid" ]] || break
             sleep 0.5
         done
-        [[ -d "/proc/$pid" ]] && kill -9 "$pid" 2>/dev/null || true
-        rm -f "$CEPH_DIR/run/$name.pid"
-    done
+        if [[ -d "/proc/$pid" ]]; then
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+    fi
+    rm -f "$CEPH_DIR/run/$name.pid"
+}
+
+stop_daemons() {
+    stop_daemon client.rgw.a radosgw
+    stop_daemon osd.0 ceph-osd
+    stop_daemon mon.a ceph-mon
 }
 
 wipe_state() {
@@ -358,7 +372,10 @@ cmd_start() {
     done
 
     if [[ -f "$CEPH_DIR/created" && -f "$CONF" ]]; then
-        log "restarting daemons from the existing state in $CEPH_DIR"
+        # Some daemon died or hangs: restart all three from the existing state (about 15 s),
+        # which also flushes half-dead processes that still hold a pid file.
+        log "restarting the existing cluster in $CEPH_DIR"
+        stop_daemons
         if ! bring_up; then
             log "the existing cluster did not come back; recreating it"
             show_logs
