@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import logging
 import signal
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +102,32 @@ def _authenticator(
     return Authenticator(settings.auth, extra_tokens=tokens)
 
 
+def _bind_http(host: str, port: int) -> socket.socket:
+    """Bind the HTTP listener now, so its port is known before services write URLs."""
+    family, kind, protocol, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, protocol)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _with_bound_http_port(settings: Settings, http_port: int) -> Settings:
+    """``settings`` whose ``server.public_base_url`` is explicit (empty: the bound port)."""
+    server = settings.server
+    resolved = server.model_copy(
+        update={"public_base_url": server.effective_public_base_url(http_port)}
+    )
+    return settings.model_copy(update={"server": resolved})
+
+
 async def _registrations(runtime: Runtime, areas: Sequence[str]) -> list[Registration]:
     from hoso.common.audit_servicer import build as build_audit
 
@@ -126,7 +153,13 @@ async def start(
         )
     settings.server.data_dir.mkdir(parents=True, exist_ok=True)
     runtime = Runtime(settings)
+    http_socket: socket.socket | None = None
     try:
+        # The HTTP port is bound before services build: the URLs they write into certificates
+        # and QR codes (public_base_url left empty) must name the port actually served.
+        http_socket = _bind_http(settings.server.host, settings.server.http_port)
+        runtime.http_port = http_socket.getsockname()[1]
+        runtime.settings = settings = _with_bound_http_port(settings, runtime.http_port)
         if settings.database.migrate_on_start:
             await asyncio.to_thread(migrate.upgrade, runtime.database_url)
         registrations = await _registrations(runtime, areas)
@@ -168,12 +201,13 @@ async def start(
         runtime.grpc_port = port
         runner = web.AppRunner(runtime.http, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, server_settings.host, server_settings.http_port)
+        site = web.SockSite(runner, http_socket)
         await site.start()
-        http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        runtime.http_port = http_port
+        http_port = runtime.http_port
         await server.start()
     except BaseException:
+        if http_socket is not None:
+            http_socket.close()
         await runtime.close()
         raise
     serving = health_pb2.HealthCheckResponse.SERVING

@@ -32,9 +32,11 @@ class ServerSettings(Section):
         description="HTTP port for CRL, OCSP, timestamps and verification pages; 0 picks one.",
     )
     public_base_url: str = Field(
-        "http://127.0.0.1:8080",
+        "",
         description="Base URL at which others reach the HTTP port (written into certificates "
-        "and QR codes).",
+        "and QR codes). Empty: http://{host}:{port} with the HTTP port actually bound (so "
+        "http_port = 0 works, and a wildcard host becomes 127.0.0.1); set it whenever others "
+        "reach the server through another name, a proxy or TLS.",
     )
     data_dir: Path = Field(
         Path("var"),
@@ -75,6 +77,16 @@ class ServerSettings(Section):
     require_client_cert: bool = Field(
         False, description="Refuse TLS connections without a client certificate."
     )
+
+    def effective_public_base_url(self, http_port: int | None = None) -> str:
+        """``public_base_url`` without a trailing slash, or, when it is empty, the URL of the
+        HTTP listener: ``http_port`` is the bound port (default: the configured one)."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        return f"http://{host}:{self.http_port if http_port is None else http_port}"
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> ServerSettings:

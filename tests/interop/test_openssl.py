@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import AuthorityInformationAccessOID
 from hoso.signing.v1 import trust_pb2 as pb
 from hoso.signing.v1 import trust_pb2_grpc as pb_grpc
 
@@ -30,6 +31,21 @@ async def _openssl(*args: str, cwd: Path) -> str:
     out = stdout.decode() + stderr.decode()
     assert process.returncode == 0, f"openssl {' '.join(args)}: {out}"
     return out
+
+
+def _urls(der: bytes) -> dict[str, str]:
+    """The OCSP, caIssuers and CRL URLs written into a certificate."""
+    certificate = x509.load_der_x509_certificate(der)
+    aia = certificate.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    cdp = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    urls = {
+        {AuthorityInformationAccessOID.OCSP: "ocsp"}.get(d.access_method, "ca_issuers"): str(
+            d.access_location.value
+        )
+        for d in aia
+    }
+    urls["crl"] = str(cdp[0].full_name[0].value)  # type: ignore[index]
+    return urls
 
 
 def _pem(der: bytes) -> bytes:
@@ -60,7 +76,19 @@ async def test_openssl_accepts_chain_ocsp_crl_and_timestamps(
     )
     assert "leaf.pem: OK" in out
 
-    ocsp_url = f"{server.http_url}/pki/ocsp"
+    # The server was started with http_port 0 and no public_base_url: the URLs in the
+    # certificates name the port it actually bound, so they are used as they are.
+    urls = _urls(issued.certificate.der)
+    assert urls["ocsp"] == f"{server.http_url}/pki/ocsp"
+    ocsp_url = urls["ocsp"]
+    async with aiohttp.ClientSession() as http:
+        async with http.get(urls["ca_issuers"]) as response:
+            assert await response.read() == ca.issuing_certificate.der
+        async with http.get(_urls(ca.issuing_certificate.der)["crl"]) as response:
+            root_crl = x509.load_der_x509_crl(await response.read())
+            assert (
+                root_crl.issuer == x509.load_der_x509_certificate(ca.root_certificate.der).subject
+            )
     ocsp_args = (
         "ocsp", "-issuer", "issuing.pem", "-cert", "leaf.pem", "-url", ocsp_url,
         "-CAfile", "chain.pem", "-resp_text",
@@ -81,7 +109,7 @@ async def test_openssl_accepts_chain_ocsp_crl_and_timestamps(
 
     async with (
         aiohttp.ClientSession() as http,
-        http.get(f"{server.http_url}/pki/issuing.crl") as response,
+        http.get(urls["crl"]) as response,
     ):
         assert response.content_type == "application/pkix-crl"
         (tmp_path / "issuing.crl").write_bytes(await response.read())
