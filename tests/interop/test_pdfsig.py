@@ -120,3 +120,26 @@ async def test_lta_document_timestamp_verifies_with_pyhanko_and_openssl(
     assert verify.returncode == 0 and "Verification: OK" in verify.stdout, (
         verify.stdout + verify.stderr
     )
+
+
+@pytest.mark.parametrize("level", ["B_T", "B_LT"])
+async def test_pdfsig_through_grpc(level: str, tmp_path: Path, signing_server) -> None:  # type: ignore[no-untyped-def]
+    """Signed by the running service with a credential of its own CA; pdfsig fetches OCSP and
+    CRLs from the service's HTTP endpoints."""
+    from hoso.signing.v1 import signing_pb2 as pb
+
+    from tests.fixtures.pades import async_pdfsig_check
+    from tests.integration.test_signing_api import sign
+
+    _, signed = await sign(signing_server, make_pdf(), level=getattr(pb, f"PADES_LEVEL_{level}"))
+    path = tmp_path / f"{level}.pdf"
+    path.write_bytes(signed)
+    root = tmp_path / "root.pem"
+    root.write_bytes(signing_server.root_pem)
+    report = await async_pdfsig_check(path, root, tmp_path)
+    assert "Signature Validation: Signature is Valid." in report, report
+    assert "Certificate Validation: Certificate is Trusted." in report, report
+    qpdf = subprocess.run(
+        ["qpdf", "--check", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert qpdf.returncode == 0, qpdf.stdout + qpdf.stderr
