@@ -60,6 +60,8 @@ class OcrJob(Base):
     error_code: Mapped[str] = mapped_column(String(40), default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
     request_id: Mapped[str | None] = mapped_column(String(100), nullable=True, unique=True)
+    traceparent: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    """W3C traceparent of the request (or archive event) that queued the job."""
     completions: Mapped[int] = mapped_column(Integer, default=0)
     """How many times a result was recorded; exactly-once completion keeps it at 1."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
