@@ -2,107 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import aiohttp
 import grpc
 import pytest
 from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from hoso.signing.trust.ocsp import cert_id_for
 from hoso.signing.v1 import trust_pb2 as pb
 from hoso.signing.v1 import trust_pb2_grpc as pb_grpc
 
+from tests.fixtures.external_ca import ExternalCa, certificate_pem, key_pem, make_certificate
+
 pytestmark = pytest.mark.asyncio
 
+
 SETTINGS = {"signing": {"key_passphrase": "import test passphrase"}}
-PASSPHRASE = "mật khẩu khóa CA"
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ban Cơ yếu Chính phủ (thử)"),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-        ]
-    )
-
-
-def _certificate(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: x509.Certificate | None,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    *,
-    ca: bool = True,
-) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    issuer_name = issuer.subject if issuer is not None else _name(subject)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=not ca,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(issuer_key, hashes.SHA256())
-    )
-
-
-def _pem(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey, passphrase: str | None = PASSPHRASE) -> bytes:
-    encryption = (
-        serialization.BestAvailableEncryption(passphrase.encode())
-        if passphrase
-        else serialization.NoEncryption()
-    )
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    )
-
-
-class ExternalCa:
-    """A root and issuing CA made elsewhere (what an operator imports)."""
-
-    def __init__(self, label: str) -> None:
-        self.root_key = ec.generate_private_key(ec.SECP384R1())
-        self.root = _certificate(f"{label} Root", self.root_key, None, self.root_key)
-        self.issuing_key = ec.generate_private_key(ec.SECP256R1())
-        self.issuing = _certificate(f"{label} Issuing", self.issuing_key, self.root, self.root_key)
-
-    def request(self, **changes: object) -> pb.ImportCertificateAuthorityRequest:
-        fields: dict[str, object] = {
-            "root_certificate": _pem(self.root),
-            "issuing_certificate": self.issuing.public_bytes(serialization.Encoding.DER),
-            "issuing_private_key": _key_pem(self.issuing_key),
-            "private_key_passphrase": PASSPHRASE,
-        }
-        fields.update(changes)
-        return pb.ImportCertificateAuthorityRequest(**fields)  # type: ignore[arg-type]
 
 
 async def _expect(call, code: grpc.StatusCode, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -118,7 +34,7 @@ async def test_import_refuses_bad_inputs_by_field(start_server) -> None:  # type
     ca = ExternalCa("Thử nghiệm")
     other = ExternalCa("Khác")
     leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = _certificate("Không phải CA", leaf_key, ca.root, ca.root_key, ca=False)
+    leaf = make_certificate("Không phải CA", leaf_key, ca.root, ca.root_key, ca=False)
     invalid = grpc.StatusCode.INVALID_ARGUMENT
 
     await _expect(stub.ImportCertificateAuthority(ca.request(root_certificate=b"junk")), invalid,
@@ -126,21 +42,21 @@ async def test_import_refuses_bad_inputs_by_field(start_server) -> None:  # type
     await _expect(stub.ImportCertificateAuthority(ca.request(issuing_certificate=b"")), invalid,
                   "issuing_certificate is empty")  # fmt: skip
     await _expect(
-        stub.ImportCertificateAuthority(
-            ca.request(issuing_private_key=_key_pem(other.issuing_key))
-        ),
+        stub.ImportCertificateAuthority(ca.request(issuing_private_key=key_pem(other.issuing_key))),
         invalid,
         "issuing_private_key does not match issuing_certificate",
     )
     await _expect(
         stub.ImportCertificateAuthority(
-            ca.request(issuing_certificate=_pem(leaf), issuing_private_key=_key_pem(leaf_key))
+            ca.request(
+                issuing_certificate=certificate_pem(leaf), issuing_private_key=key_pem(leaf_key)
+            )
         ),
         invalid,
         "issuing_certificate is not a CA certificate",
     )
     await _expect(
-        stub.ImportCertificateAuthority(ca.request(root_certificate=_pem(other.root))),
+        stub.ImportCertificateAuthority(ca.request(root_certificate=certificate_pem(other.root))),
         invalid,
         "issuing_certificate is not signed by root_certificate",
     )

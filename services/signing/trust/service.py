@@ -156,6 +156,13 @@ class TrustServices:
                 self._authority = found
         return self._authority
 
+    async def find_authority(self) -> Authority | None:
+        """The authority in the catalog, or ``None`` when none was created or imported yet."""
+        if self._authority is not None:
+            return self._authority
+        async with self.sessions() as session:
+            return await self._load(session)
+
     @staticmethod
     async def _lock_authority(session: AsyncSession) -> None:
         """Serialise CA creation/import with other processes until the transaction ends."""
