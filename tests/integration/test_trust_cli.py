@@ -38,7 +38,7 @@ def _json(result: Result) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
-async def test_issue_list_revoke_export(start_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_issue_list_revoke_export(start_server, database_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     server = await start_server(["signing"], overrides=PASSPHRASE_SETTINGS)
     decomposed = unicodedata.normalize("NFD", "Nguyễn Văn An")
 
@@ -142,9 +142,11 @@ async def test_bad_inputs_and_refusals_exit_non_zero(start_server, tmp_path: Pat
     assert result.exit_code == 1 and "PKCS#10" in result.stderr
 
 
-async def test_ca_init_locally_then_served_show_and_import(start_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_ca_init_locally_then_served_show_and_import(
+    start_server, database_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     data_dir = tmp_path / "ca-data"
-    catalog = f"sqlite:///{tmp_path / 'ca.sqlite3'}"
+    catalog = database_url
     config = tmp_path / "hoso.toml"
     config.write_text(
         f'[server]\ndata_dir = "{data_dir}"\nhttp_port = 8443\n'

@@ -28,7 +28,7 @@ async def _expect(call, code: grpc.StatusCode, text: str) -> None:  # type: igno
     assert text in (caught.value.details() or ""), caught.value.details()
 
 
-async def test_import_refuses_bad_inputs_by_field(start_server) -> None:  # type: ignore[no-untyped-def]
+async def test_import_refuses_bad_inputs_by_field(start_server, database_url: str) -> None:  # type: ignore[no-untyped-def]
     server = await start_server(["signing"], overrides=SETTINGS)
     stub = pb_grpc.TrustServiceStub(server.channel("operator"))
     ca = ExternalCa("Thử nghiệm")
@@ -87,7 +87,9 @@ async def test_import_refuses_bad_inputs_by_field(start_server) -> None:  # type
     assert current.root_certificate.der != ca.root.public_bytes(serialization.Encoding.DER)
 
 
-async def test_replace_with_imported_ca_then_issue_and_answer_ocsp(start_server) -> None:  # type: ignore[no-untyped-def]
+async def test_replace_with_imported_ca_then_issue_and_answer_ocsp(
+    start_server, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
     server = await start_server(["signing"], overrides=SETTINGS)
     stub = pb_grpc.TrustServiceStub(server.channel("operator"))
     before = await stub.GetCertificateAuthority(pb.GetCertificateAuthorityRequest())

@@ -22,7 +22,7 @@ async def _expect(call, code: grpc.StatusCode, text: str) -> None:  # type: igno
     assert text in (caught.value.details() or "")
 
 
-async def test_issue_list_credential_and_bad_inputs(start_server) -> None:  # type: ignore[no-untyped-def]
+async def test_issue_list_credential_and_bad_inputs(start_server, database_url: str) -> None:  # type: ignore[no-untyped-def]
     server = await start_server(["signing"], overrides=SETTINGS)
     stub = pb_grpc.TrustServiceStub(server.channel("operator"))
     generated = pb.GeneratedKeySpec(key_algorithm=pb.KEY_ALGORITHM_EC_P256)

@@ -52,9 +52,8 @@ def _pem(der: bytes) -> bytes:
     return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
 
 
-async def test_openssl_accepts_chain_ocsp_crl_and_timestamps(
-    start_server,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+async def test_openssl_accepts_chain_ocsp_crl_and_timestamps(  # type: ignore[no-untyped-def]
+    start_server, database_url: str, tmp_path: Path
 ) -> None:
     server = await start_server(["signing"], overrides=SETTINGS)
     stub = pb_grpc.TrustServiceStub(server.channel("operator"))
