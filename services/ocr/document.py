@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hoso.ocr.pages import DocumentPlan, plan_pages
-from hoso.ocr.pool import OcrPool, PageOutcome
+from hoso.ocr.pool import OcrPool, PageOutcome, PageRunner
 from hoso.ocr.rendition import build_rendition, check_pdf
 
 __all__ = ["DocumentOcr", "ocr_document", "ocr_document_async"]
@@ -33,7 +33,7 @@ class DocumentOcr:
 
 
 def _finish(
-    plan: DocumentPlan, outcomes: list[PageOutcome], pool: OcrPool, title: str
+    plan: DocumentPlan, outcomes: list[PageOutcome], pool: PageRunner, title: str
 ) -> DocumentOcr:
     outcomes.sort(key=lambda o: o.index)
     readable = any(o.result is not None or o.skipped for o in outcomes)
@@ -65,20 +65,25 @@ def ocr_document(
 
 async def ocr_document_async(
     path: Path,
-    pool: OcrPool,
+    pool: PageRunner,
     *,
     dpi: int = 300,
     redo: bool = False,
     title: str = "",
     on_page: object = None,
+    on_plan: object = None,
 ) -> DocumentOcr:
     """OCR the file at ``path`` without blocking the event loop.
 
     Args:
         on_page: Optional ``async`` callable given each :class:`PageOutcome` as it finishes
             (progress reporting).
+        on_plan: Optional ``async`` callable given the :class:`DocumentPlan` before any page
+            is OCR'd (the page count is known from then on).
     """
     plan = await asyncio.to_thread(plan_pages, path)
+    if on_plan is not None:
+        await on_plan(plan)  # type: ignore[operator]
     outcomes: list[PageOutcome] = []
     tasks = [asyncio.ensure_future(pool.run(ref, dpi=dpi, redo=redo)) for ref in plan.pages]
     try:

@@ -83,6 +83,8 @@ class OcrPage(Base):
     words_json: Mapped[str] = mapped_column(Text, default="[]")
     width: Mapped[int] = mapped_column(Integer, default=0)
     height: Mapped[int] = mapped_column(Integer, default=0)
+    dpi: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Resolution of the page image the word boxes refer to."""
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     low_confidence: Mapped[bool] = mapped_column(default=False)
     skipped: Mapped[bool] = mapped_column(default=False)

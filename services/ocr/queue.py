@@ -13,11 +13,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hoso.common.db import UTCDateTime
 from hoso.ocr.errors import JobNotFound
 from hoso.ocr.models import FINAL_STATES, JobState, OcrJob
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 __all__ = ["Clock", "JobQueue", "LeaseLost", "new_job_id", "utc_now"]
@@ -65,8 +66,14 @@ class JobQueue:
         self.backoff = timedelta(seconds=backoff_seconds)
         self.clock = clock
 
-    async def enqueue(
+    async def enqueue(self, **fields: Any) -> tuple[OcrJob, bool]:
+        """Queue OCR of a file version in a transaction of its own (see :meth:`enqueue_in`)."""
+        async with self._sessions.begin() as session:
+            return await self.enqueue_in(session, **fields)
+
+    async def enqueue_in(
         self,
+        session: AsyncSession,
         *,
         file_version: str,
         fingerprint: str,
@@ -78,47 +85,87 @@ class JobQueue:
         file_digest: str = "",
         priority: int = 0,
         request_id: str | None = None,
+        traceparent: str = "",
     ) -> tuple[OcrJob, bool]:
-        """Queue OCR of ``file_version`` unless a job for it with these settings exists.
+        """Queue OCR of ``file_version`` in ``session`` unless a job for it with these
+        settings (or this request id) exists.
 
         Returns:
             The job and whether it was created now (``False``: the existing one).
         """
+        if request_id:
+            same_request = await session.scalar(
+                select(OcrJob).where(OcrJob.request_id == request_id)
+            )
+            if same_request is not None:
+                return same_request, False
+        existing = await session.scalar(
+            select(OcrJob).where(
+                OcrJob.file_version == file_version, OcrJob.engine_fingerprint == fingerprint
+            )
+        )
+        if existing is not None:
+            return existing, False
+        now = self.clock()
+        job = OcrJob(
+            id=new_job_id(),
+            file_version=file_version,
+            file_digest=file_digest,
+            engine_fingerprint=fingerprint,
+            dossier=dossier,
+            agency=agency,
+            procedure=procedure,
+            component_type=component_type,
+            options_json=options_json,
+            state=JobState.QUEUED,
+            priority=priority,
+            attempts=0,
+            completions=0,
+            pages_total=0,
+            pages_done=0,
+            mean_confidence=0.0,
+            rendition_file_version="",
+            error_code="",
+            error_message="",
+            request_id=request_id,
+            traceparent=traceparent,
+            not_before=now,
+            created_at=now,
+        )
+        session.add(job)
+        await session.flush()
+        return job, True
+
+    async def depth(self) -> int:
+        """How many jobs wait to be claimed."""
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(OcrJob).where(OcrJob.state == JobState.QUEUED)
+            )
+            return int(count or 0)
+
+    async def release(self, job_id: str, owner: str) -> bool:
+        """Give a claimed job back to the queue unfinished (graceful shutdown).
+
+        The attempt is not counted: the worker stopped, the file did not fail.
+        """
         async with self._sessions.begin() as session:
-            existing = await session.scalar(
-                select(OcrJob).where(
-                    OcrJob.file_version == file_version, OcrJob.engine_fingerprint == fingerprint
+            result = await session.execute(
+                update(OcrJob)
+                .where(
+                    OcrJob.id == job_id,
+                    OcrJob.lease_owner == owner,
+                    OcrJob.state == JobState.RUNNING,
+                )
+                .values(
+                    state=JobState.QUEUED,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    attempts=OcrJob.attempts - 1,
+                    not_before=self.clock(),
                 )
             )
-            if existing is not None:
-                return existing, False
-            now = self.clock()
-            job = OcrJob(
-                id=new_job_id(),
-                file_version=file_version,
-                file_digest=file_digest,
-                engine_fingerprint=fingerprint,
-                dossier=dossier,
-                agency=agency,
-                procedure=procedure,
-                component_type=component_type,
-                options_json=options_json,
-                state=JobState.QUEUED,
-                priority=priority,
-                attempts=0,
-                completions=0,
-                pages_total=0,
-                pages_done=0,
-                mean_confidence=0.0,
-                rendition_file_version="",
-                error_code="",
-                error_message="",
-                request_id=request_id,
-                not_before=now,
-                created_at=now,
-            )
-            session.add(job)
-        return job, True
+            return bool(result.rowcount)
 
     async def claim(self, owner: str) -> OcrJob | None:
         """Take the most urgent runnable job (queued and due, or with an expired lease)."""

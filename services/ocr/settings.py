@@ -6,7 +6,7 @@ import enum
 from pathlib import Path
 
 from hoso.common.config import Section
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 __all__ = ["SECTION", "SECTION_NAME", "IndexBackend", "OcrSettings"]
 
@@ -37,7 +37,14 @@ class OcrSettings(Section):
         ),
     )
     tessdata: Path = Field(DEFAULT_TESSDATA, description="Folder with the *.traineddata models.")
-    workers: int = Field(2, ge=1, le=64, description="OCR worker processes (one engine each).")
+    workers: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="Jobs OCR'd at once. In 'hoso serve' their pages run in the server's worker "
+        "processes and 0 leaves every job to 'hoso ocr-worker'; 'hoso ocr-worker' starts this "
+        "many OCR processes (one Tesseract engine each, at least 1).",
+    )
     page_timeout_seconds: float = Field(
         60.0, gt=0, description="A page that takes longer is abandoned and recorded as failed."
     )
@@ -73,8 +80,15 @@ class OcrSettings(Section):
         description="Text index: 'auto' follows the catalog database (SQLite FTS5 or "
         "PostgreSQL full text with unaccent).",
     )
-    rendition_component_type: str = Field(
-        "rendition", description="Component type of the searchable PDF/A stored in the archive."
+    storage_address: str = Field(
+        "",
+        description="host:port of the archive (ArchiveService) that files are read from and "
+        "renditions stored in; empty = this process's own gRPC port (embedded mode).",
+    )
+    storage_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for calls to storage_address (a caller with the 'ocr-worker' "
+        "role); not needed for this process's own port.",
     )
 
     @field_validator("languages")

@@ -16,18 +16,22 @@ import logging
 import os
 import socket
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hoso.common.telemetry import record_ocr_pages, record_queue_depth, tracer
+from hoso.common.tracing import continue_trace
 from hoso.ocr.document import DocumentOcr, ocr_document_async
-from hoso.ocr.errors import HosoError, error_code_name
+from hoso.ocr.errors import HosoError, NotFound, error_code_name
 from hoso.ocr.index import IndexedPage, TextIndex
 from hoso.ocr.models import JobState, OcrJob, OcrPage
-from hoso.ocr.pool import OcrPool, PageOutcome
+from hoso.ocr.pages import DocumentPlan
+from hoso.ocr.pool import PageOutcome, PageRunner
 from hoso.ocr.queue import JobQueue, LeaseLost
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 __all__ = ["FileSource", "FolderSink", "FolderSource", "OcrWorker", "RenditionSink", "WorkerHooks"]
@@ -51,10 +55,12 @@ class RenditionSink(ABC):
     """Where a worker stores the searchable PDF/A of a job."""
 
     @abstractmethod
-    async def store(self, job: OcrJob, rendition: bytes) -> str:
+    async def store(self, job: OcrJob, rendition: bytes, *, signed: bool = False) -> str:
         """Store ``rendition`` as a file derived from ``job.file_version``; return its version.
 
-        Must be idempotent per job id: a retried job stores one rendition, not two.
+        ``signed``: the original is a signed PDF, so ``rendition`` is a sidecar next to it
+        (the original is never rewritten). Must be idempotent per job id: a retried job
+        stores one rendition, not two.
         """
 
 
@@ -65,11 +71,9 @@ class FolderSource(FileSource):
         self.folder = folder
 
     async def fetch(self, file_version: str, target: Path) -> None:
-        from hoso.ocr.errors import JobNotFound
-
         source = self.folder / file_version
         if "/" in file_version or not source.is_file():
-            raise JobNotFound(f"no file {file_version!r}", field="file_version")
+            raise NotFound(f"no file {file_version!r}", field="file_version")
         await asyncio.to_thread(target.write_bytes, source.read_bytes())
 
 
@@ -79,8 +83,8 @@ class FolderSink(RenditionSink):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def store(self, job: OcrJob, rendition: bytes) -> str:
-        path = self.folder / f"{job.id}.pdf"
+    async def store(self, job: OcrJob, rendition: bytes, *, signed: bool = False) -> str:
+        path = self.folder / f"{job.id}{'.sidecar' if signed else ''}.pdf"
         await asyncio.to_thread(path.write_bytes, rendition)
         return path.name
 
@@ -112,7 +116,7 @@ class OcrWorker:
         *,
         sessions: async_sessionmaker[AsyncSession],
         queue: JobQueue,
-        pool: OcrPool,
+        pool: PageRunner,
         index: TextIndex,
         source: FileSource,
         sink: RenditionSink,
@@ -127,17 +131,45 @@ class OcrWorker:
         self.hooks = hooks
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
-        """Process jobs until ``stop`` is set, waiting ``poll_seconds`` when idle."""
+        """Process jobs until ``stop`` is set, waiting ``poll_seconds`` when idle.
+
+        ``stop`` is checked between jobs: a job being processed finishes first. Cancelling
+        the task instead gives the current job back to the queue (see :meth:`run_once`).
+        """
         while not stop.is_set():
-            if not await self.run_once():
+            try:
+                worked = await self.run_once()
+            except Exception:  # the database is away: log, wait, try again
+                _log.exception("OCR worker %s could not claim a job", self.owner)
+                worked = False
+            if not worked:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll_seconds)
 
     async def run_once(self) -> bool:
-        """Claim and process one job; ``False`` when there was none."""
+        """Claim and process one job; ``False`` when there was none.
+
+        When the task is cancelled mid-job (shutdown), the job is released to the queue
+        without counting the attempt, and another worker picks it up.
+        """
         job = await self.queue.claim(self.owner)
+        record_queue_depth("ocr", await self.queue.depth())
         if job is None:
             return False
+        try:
+            with continue_trace(
+                "ocr.job",
+                job.traceparent,
+                attributes={"hoso.ocr.job": job.id, "hoso.file_version": job.file_version},
+            ):
+                await self._run_claimed(job)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.queue.release(job.id, self.owner))
+            raise
+        return True
+
+    async def _run_claimed(self, job: OcrJob) -> None:
         if self.hooks.after_claim is not None:
             await self.hooks.after_claim(job)
         renewer = asyncio.create_task(self._renew(job.id))
@@ -152,7 +184,6 @@ class OcrWorker:
             await self._give_up(job, error_code_name(e), "OCR failed unexpectedly; retrying")
         finally:
             renewer.cancel()
-        return True
 
     async def _give_up(self, job: OcrJob, code: str, message: str) -> None:
         with contextlib.suppress(LeaseLost):
@@ -167,39 +198,60 @@ class OcrWorker:
 
     async def _process(self, job: OcrJob) -> None:
         options = json.loads(job.options_json or "{}")
+        engine = {k: options[k] for k in ("languages", "deskew", "auto_rotate") if k in options}
+        pool = self.pool.with_options(replace(self.pool.options, **engine))
+        started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="hoso-ocr-") as folder:
             path = Path(folder) / "input"
             await self.source.fetch(job.file_version, path)
             done = 0
 
+            async def planned(plan: DocumentPlan) -> None:
+                await self._progress(job.id, pages_total=len(plan.pages))
+
             async def progress(_outcome: PageOutcome) -> None:
                 nonlocal done
                 done += 1
-                await self._progress(job.id, done)
+                await self._progress(job.id, pages_done=done)
 
             result = await ocr_document_async(
                 path,
-                self.pool,
+                pool,
                 dpi=self.dpi,
                 redo=bool(options.get("redo_pages_with_text")),
                 title=job.file_version,
                 on_page=progress,
+                on_plan=planned,
             )
         if result.rendition is None:
             first = result.failed_pages[0] if result.failed_pages else None
             raise _DocumentFailed(first)
-        rendition_version = await self.sink.store(job, result.rendition)
-        await self._complete(job, result, rendition_version)
-
-    async def _progress(self, job_id: str, done: int) -> None:
-        from sqlalchemy import update
-
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(OcrJob)
-                .where(OcrJob.id == job_id, OcrJob.lease_owner == self.owner)
-                .values(pages_done=done)
+        rendition_version = ""
+        if options.get("produce_pdfa", True):
+            rendition_version = await self.sink.store(
+                job, result.rendition, signed=result.plan.signed
             )
+        await self._complete(job, result, rendition_version)
+        failed = len(result.failed_pages)
+        seconds = time.monotonic() - started
+        if failed:
+            record_ocr_pages(failed, seconds, outcome="failed")
+        record_ocr_pages(len(result.outcomes) - failed, seconds)
+
+    async def _progress(self, job_id: str, **values: int) -> None:
+        """Record progress; a job cancelled meanwhile stops here (``LeaseLost``)."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(OcrJob)
+                .where(
+                    OcrJob.id == job_id,
+                    OcrJob.lease_owner == self.owner,
+                    OcrJob.state == JobState.RUNNING,
+                )
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise LeaseLost(job_id)
 
     async def _complete(self, job: OcrJob, result: DocumentOcr, rendition_version: str) -> None:
         async with self.sessions.begin() as session:
@@ -223,8 +275,11 @@ class OcrWorker:
                             archived_at=job.created_at,
                         )
                     )
-            await self.index.delete_file(session, job.file_version)
-            await self.index.upsert(session, indexed)
+            with tracer().start_as_current_span(
+                "ocr.index", attributes={"hoso.file_version": job.file_version}
+            ):
+                await self.index.delete_file(session, job.file_version)
+                await self.index.upsert(session, indexed)
             failed = result.failed_pages
             held.state = JobState.SUCCEEDED
             held.pages_total = held.pages_done = len(result.outcomes)
@@ -249,6 +304,7 @@ class OcrWorker:
             words_json=json.dumps(words, ensure_ascii=False),
             width=page.processed_width if page else 0,
             height=page.processed_height if page else 0,
+            dpi=round(page.dpi) if page else 0,
             confidence=page.confidence if page else 0.0,
             low_confidence=bool(page and page.confidence < self.low_confidence),
             skipped=outcome.skipped,

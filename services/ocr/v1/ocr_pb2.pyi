@@ -843,19 +843,25 @@ class RebuildIndexRequest(_message.Message):
 
     DOSSIER_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REOCR_FIELD_NUMBER: _builtins.int
     dossier: _builtins.str
     """Only this dossier; empty = everything."""
     request_id: _builtins.str
     """Idempotency key (UUID)."""
+    reocr: _builtins.bool
+    """Re-OCR every file from the archive (jobs queued again; the index is
+    updated as they finish) instead of re-indexing the stored text.
+    """
     def __init__(
         self,
         *,
         dossier: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        reocr: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier", b"dossier", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier", b"dossier", "reocr", b"reocr", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -872,7 +878,7 @@ class RebuildIndexResponse(_message.Message):
     FILES_SKIPPED_FIELD_NUMBER: _builtins.int
     FILES_FAILED_FIELD_NUMBER: _builtins.int
     files_indexed: _builtins.int
-    """Files read from the archive."""
+    """Files re-indexed (or, with reocr, queued for OCR)."""
     pages_indexed: _builtins.int
     """Pages indexed."""
     files_skipped: _builtins.int

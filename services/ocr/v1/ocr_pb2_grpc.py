@@ -140,8 +140,10 @@ class OcrServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RebuildIndex(self, request, context):
-        """Rebuilds the text index from the OCR results stored in the archive.
-        Errors: ALREADY_EXISTS (a rebuild is running), UNAVAILABLE (archive down).
+        """Rebuilds the text index from the stored page text of each file's latest
+        OCR result, or (reocr) queues every file's OCR again, reading it from the
+        archive. Errors: ALREADY_EXISTS (a rebuild is running), INVALID_ARGUMENT
+        (bad dossier name).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -65,8 +65,10 @@ class OcrServiceStub:
     never an error.
     """
     RebuildIndex: _grpc.UnaryUnaryMultiCallable[_ocr_pb2.RebuildIndexRequest, _ocr_pb2.RebuildIndexResponse]
-    """Rebuilds the text index from the OCR results stored in the archive.
-    Errors: ALREADY_EXISTS (a rebuild is running), UNAVAILABLE (archive down).
+    """Rebuilds the text index from the stored page text of each file's latest
+    OCR result, or (reocr) queues every file's OCR again, reading it from the
+    archive. Errors: ALREADY_EXISTS (a rebuild is running), INVALID_ARGUMENT
+    (bad dossier name).
     """
 
 @_typing.type_check_only
@@ -103,8 +105,10 @@ class OcrServiceAsyncStub(OcrServiceStub):
     never an error.
     """
     RebuildIndex: _aio.UnaryUnaryMultiCallable[_ocr_pb2.RebuildIndexRequest, _ocr_pb2.RebuildIndexResponse]  # type: ignore[assignment]
-    """Rebuilds the text index from the OCR results stored in the archive.
-    Errors: ALREADY_EXISTS (a rebuild is running), UNAVAILABLE (archive down).
+    """Rebuilds the text index from the stored page text of each file's latest
+    OCR result, or (reocr) queues every file's OCR again, reading it from the
+    archive. Errors: ALREADY_EXISTS (a rebuild is running), INVALID_ARGUMENT
+    (bad dossier name).
     """
 
 class OcrServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -186,8 +190,10 @@ class OcrServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _ocr_pb2.RebuildIndexRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_ocr_pb2.RebuildIndexResponse, _abc.Awaitable[_ocr_pb2.RebuildIndexResponse]]:
-        """Rebuilds the text index from the OCR results stored in the archive.
-        Errors: ALREADY_EXISTS (a rebuild is running), UNAVAILABLE (archive down).
+        """Rebuilds the text index from the stored page text of each file's latest
+        OCR result, or (reocr) queues every file's OCR again, reading it from the
+        archive. Errors: ALREADY_EXISTS (a rebuild is running), INVALID_ARGUMENT
+        (bad dossier name).
         """
 
 def add_OcrServiceServicer_to_server(servicer: OcrServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
