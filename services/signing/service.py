@@ -49,7 +49,8 @@ async def build_trust(runtime: Runtime) -> TrustComponents:
         sessions=runtime.session,
         keystore=keystore,
         settings=settings,
-        public_base_url=runtime.settings.server.public_base_url,
+        # Resolved by the server once the HTTP port is bound; a bare runtime uses the setting.
+        public_base_url=runtime.settings.server.effective_public_base_url(runtime.http_port),
         audit=runtime.audit,
     )
     await services.authority()  # first start creates the CA, so failures surface now

@@ -120,6 +120,8 @@ class TrustServices:
         self.sessions = sessions
         self.keystore = keystore
         self.settings = settings
+        if not public_base_url.startswith(("http://", "https://")):
+            raise ValueError(f"public_base_url must be an absolute URL, not {public_base_url!r}")
         self.pki_urls = settings.pki_urls(public_base_url)
         self.urls = CertificateUrls(
             crl=self.pki_urls["crl"],
