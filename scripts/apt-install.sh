@@ -9,14 +9,17 @@
 # `apt-get update` and one `apt-get install --no-install-recommends` of the missing packages.
 set -euo pipefail
 
-# What `make run` needs: Python with venv, OCR, libmagic, PDF tools, fonts, SoftHSM2.
-# No compilers: every Python dependency ships manylinux wheels (tesserocr bundles its libs).
+# Host tools to build the venv and drive the scripts; not runtime needs of the service image
+# (tests/unit/test_deploy.py compares RUN with the Dockerfile). No compilers: every Python
+# dependency ships manylinux wheels (tesserocr bundles its libs).
+BOOTSTRAP=(python3 python3-venv make curl)
+
+# What the services need at run time: OCR, libmagic, PDF tools, fonts, SoftHSM2.
 RUN=(
-    python3 python3-venv
     tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng
     libmagic1 fonts-dejavu-core fonts-liberation
     poppler-utils qpdf ghostscript unpaper pngquant
-    softhsm2 ca-certificates curl git make
+    softhsm2 ca-certificates
 )
 
 # What `make test` needs on top: Ceph (mon, osd, RGW) for S3, a PostgreSQL client, NSS certutil,
@@ -43,8 +46,8 @@ fi
 wanted=()
 for list in "$@"; do
     case "$list" in
-    RUN) wanted+=("${RUN[@]}") ;;
-    TEST) wanted+=("${TEST[@]}") ;;
+    RUN) wanted+=("${BOOTSTRAP[@]}" "${RUN[@]}") ;;
+    TEST) wanted+=("${BOOTSTRAP[@]}" "${TEST[@]}") ;;
     *)
         echo "unknown package list: $list (known: RUN, TEST)" >&2
         exit 2
