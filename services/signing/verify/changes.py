@@ -22,6 +22,7 @@ __all__ = [
     "AnnotationState",
     "FieldState",
     "Snapshot",
+    "summarise_revision",
     "summarise_revisions",
     "take_snapshot",
 ]
@@ -251,19 +252,28 @@ def _kind_of(obj: object) -> str:
     return "other"
 
 
-def summarise_revisions(reader: PdfFileReader, after: int) -> list[RevisionChange]:
-    """Describe each revision after ``after`` by the kinds of objects it writes."""
+def summarise_revision(reader: PdfFileReader, revision: int) -> RevisionChange:
+    """Describe one revision by the kinds of objects it writes."""
+    refs = reader.xrefs.explicit_refs_in_revision(revision)
+    resolver = reader.get_historical_resolver(revision)
+    kinds: Counter[str] = Counter()
+    for ref in refs:
+        try:
+            kinds[_kind_of(resolver(ref))] += 1
+        except Exception:
+            kinds["unreadable"] += 1
+    return RevisionChange(revision=revision, objects_changed=len(refs), kinds=tuple(sorted(kinds)))
+
+
+def summarise_revisions(
+    reader: PdfFileReader, after: int, cache: dict[int, RevisionChange] | None = None
+) -> list[RevisionChange]:
+    """Describe each revision after ``after``; ``cache`` shares the work between the
+    signatures of one document (each later revision is summarised once)."""
+    cache = {} if cache is None else cache
     out = []
     for revision in range(after + 1, reader.xrefs.total_revisions):
-        refs = reader.xrefs.explicit_refs_in_revision(revision)
-        resolver = reader.get_historical_resolver(revision)
-        kinds: Counter[str] = Counter()
-        for ref in refs:
-            try:
-                kinds[_kind_of(resolver(ref))] += 1
-            except Exception:
-                kinds["unreadable"] += 1
-        out.append(
-            RevisionChange(revision=revision, objects_changed=len(refs), kinds=tuple(sorted(kinds)))
-        )
+        if revision not in cache:
+            cache[revision] = summarise_revision(reader, revision)
+        out.append(cache[revision])
     return out

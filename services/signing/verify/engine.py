@@ -16,13 +16,19 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from hoso.signing.verify import fastparse
 from hoso.signing.verify.changes import summarise_revisions, take_snapshot
 from hoso.signing.verify.errors import EncryptedDocument, NotAPdf, TooComplex
-from hoso.signing.verify.evidence import dss_evidence
+from hoso.signing.verify.evidence import Evidence, cms_evidence, dss_evidence
 from hoso.signing.verify.findings import Code, Finding, Verdict, verdict_of, worst
-from hoso.signing.verify.model import DocumentResult, SignatureResult
+from hoso.signing.verify.model import DocumentResult, RevisionChange, SignatureResult
 from hoso.signing.verify.postsign import analyse_after_signing
-from hoso.signing.verify.profiles import TrustProfile, context_factory, relax_revocation
+from hoso.signing.verify.profiles import (
+    ContextFactory,
+    TrustProfile,
+    context_factory,
+    relax_revocation,
+)
 from hoso.signing.verify.signature import validate_embedded
 from hoso.signing.verify.structure import check_signature_dictionary, check_trailing_data
 from hoso.signing.verify.visual import PageRenderer
@@ -31,10 +37,12 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import EmbeddedPdfSignature
+from pyhanko_certvalidator import ValidationContext
 
 __all__ = ["VerifyLimits", "VerifyOptions", "verify_pdf"]
 
 _log = logging.getLogger(__name__)
+fastparse.install()  # signature /Contents are long hex strings; see the module
 _SUPPORTED_SUBFILTERS = {"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", "/ETSI.RFC3161"}
 
 
@@ -181,6 +189,8 @@ async def _verify_fields(
             continue
         embedded.append((emb, result))
 
+    summaries: dict[int, RevisionChange] = {}  # per later revision, shared by all signatures
+    ts_context = _shared_timestamp_context(factory, dss, embedded, options.allow_fetching)
     for emb, result in embedded:
         try:
             await validate_embedded(
@@ -190,6 +200,7 @@ async def _verify_fields(
                 factory=factory,
                 dss=dss,
                 allow_fetching=options.allow_fetching,
+                ts_context=ts_context,
             )
         except (PdfError, ValueError, KeyError, TypeError, IndexError) as e:
             # pyHanko raises on CMS it cannot make sense of: that is a broken signature
@@ -200,7 +211,7 @@ async def _verify_fields(
             continue
         if any(f.code == Code.COVERAGE_INCOMPLETE for f in result.findings):
             continue
-        result.changes = summarise_revisions(reader, result.signed_revision)
+        result.changes = summarise_revisions(reader, result.signed_revision, summaries)
         if final_snapshot is None:
             final_snapshot = take_snapshot(reader, reader.xrefs.total_revisions - 1)
         flagged = any(f.implies == Verdict.MODIFIED for f in result.findings)
@@ -233,6 +244,27 @@ async def _verify_fields(
         validated_at=dt.datetime.now(dt.UTC),
         trust_profile=profile.name,
         file_name=file_name,
+    )
+
+
+def _shared_timestamp_context(
+    factory: ContextFactory,
+    dss: Evidence,
+    embedded: list[tuple[EmbeddedPdfSignature, SignatureResult]],
+    allow_fetching: bool,
+) -> ValidationContext | None:
+    """One context for every timestamp of the document, with all the evidence it carries."""
+    evidence = dss
+    try:
+        for emb, _ in embedded:
+            evidence = evidence + cms_evidence(emb.signer_info, emb.signed_data)
+    except (PdfError, ValueError, KeyError, TypeError, IndexError):
+        return None  # a broken CMS: each signature builds its own context and reports it
+    return factory.build(
+        other_certs=evidence.certs,
+        crls=evidence.crls,
+        ocsps=evidence.ocsps,
+        allow_fetching=allow_fetching,
     )
 
 

@@ -24,7 +24,7 @@ from pyhanko.sign.validation.status import (
     PdfSignatureStatus,
     SignatureCoverageLevel,
 )
-from pyhanko_certvalidator import CertificateValidator
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
 __all__ = ["validate_embedded"]
 
@@ -102,8 +102,13 @@ async def validate_embedded(
     factory: ContextFactory,
     dss: Evidence,
     allow_fetching: bool,
+    ts_context: ValidationContext | None = None,
 ) -> None:
-    """Validate ``emb`` and record facts and findings on ``result`` (in place)."""
+    """Validate ``emb`` and record facts and findings on ``result`` (in place).
+
+    ``ts_context`` validates timestamps "now"; one shared by all signatures of a document
+    lets pyHanko validate the TSA's chain once instead of once per signature.
+    """
     cms_data = cms_evidence(emb.signer_info, emb.signed_data)
     evidence = dss + cms_data
     result.signed_revision = emb.signed_revision
@@ -118,7 +123,7 @@ async def validate_embedded(
         result.findings.append(Finding(Code.CMS_MALFORMED, "no signer certificate"))
         return
 
-    ts_context = factory.build(
+    ts_context = ts_context or factory.build(
         other_certs=evidence.certs,
         crls=evidence.crls,
         ocsps=evidence.ocsps,
