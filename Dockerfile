@@ -58,7 +58,7 @@ LABEL org.opencontainers.image.title="hoso" \
 #                             (Liberation Serif is metric-compatible with Times New Roman)
 #   poppler-utils             pdftoppm / pdfinfo used by the OCR pipeline
 #   qpdf, ghostscript         PDF repair and PDF/A renditions (ocrmypdf)
-#   unpaper                   optional page cleaning in ocrmypdf
+#   unpaper, pngquant         optional page cleaning and image optimisation in ocrmypdf
 #   libzbar0                  QR code decoding (pyzbar) when verifying issued documents
 #   ca-certificates           TLS to S3, OTLP and revocation endpoints
 RUN set -eux; \
@@ -67,7 +67,7 @@ RUN set -eux; \
         tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng \
         libmagic1 \
         fonts-dejavu-core fonts-liberation \
-        poppler-utils qpdf ghostscript unpaper \
+        poppler-utils qpdf ghostscript unpaper pngquant \
         libzbar0 \
         ca-certificates; \
     if [ "$WITH_SOFTHSM" = "1" ]; then \
