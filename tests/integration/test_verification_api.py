@@ -3,6 +3,7 @@ right status and field, and trust profiles managed by RPC with audit events (#5)
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 
@@ -360,3 +361,30 @@ async def test_trust_profile_crud_and_bad_inputs(start_server) -> None:  # type:
         ("verification.trust_profile.update", "trustProfiles/vn-national-root"),
         ("verification.trust_profile.delete", "trustProfiles/so-noi-vu"),
     ]
+
+
+def _large_signed_pdf() -> bytes:
+    """A signed PDF of about 6 MiB: the base document carries a big incompressible stream."""
+    import random
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(base_pdf()))
+    blob = generic.StreamObject(stream_data=random.Random(5).randbytes(6 * 1024 * 1024))
+    writer.root["/HosoAttachment"] = writer.add_object(blob)
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return sign_pdf(out.getvalue(), PKI)
+
+
+async def test_large_upload_is_spooled_to_disk_and_removed(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = await start_server(["signing"], overrides=SETTINGS)
+    stub = pb_grpc.VerificationServiceStub(server.channel("operator"))
+    await _profile(stub)
+    spool = server.runtime.data_dir / "signing" / "verify"
+    padded = await asyncio.to_thread(_large_signed_pdf)  # past the in-memory limit
+    report = (await stub.VerifyPdf(verify_requests(padded, trust_profile=PROFILE))).report
+    assert report.verdict == pb.VERDICT_VALID, report.human_report
+    assert spool.is_dir() and not list(spool.iterdir())  # the spool file is gone
