@@ -262,7 +262,9 @@ class JobQueue:
         async with self._sessions.begin() as session:
             job = await session.get(OcrJob, job_id, with_for_update=True)
             if job is None:
-                raise JobNotFound(f"no OCR job {job_id!r}; list jobs to find its id", field="name")
+                raise JobNotFound(
+                    f"no OCR job jobs/{job_id}; list jobs to find its id", field="name"
+                )
             if job.state not in FINAL_STATES:
                 job.state, job.finished_at = JobState.CANCELLED, self.clock()
                 job.lease_owner, job.lease_expires_at = None, None
@@ -277,7 +279,9 @@ class JobQueue:
         async with self._sessions() as session:
             job = await session.get(OcrJob, job_id)
             if job is None:
-                raise JobNotFound(f"no OCR job {job_id!r}; list jobs to find its id", field="name")
+                raise JobNotFound(
+                    f"no OCR job jobs/{job_id}; list jobs to find its id", field="name"
+                )
             return job
 
     async def _fail_exhausted(self, session: AsyncSession, now: datetime) -> None:
