@@ -18,7 +18,7 @@ from hoso.signing.verify.model import (
     TimestampInfo,
 )
 from hoso.signing.verify.profiles import TrustProfile, context_factory, relax_revocation
-from hoso.signing.verify.signature import _trust_finding
+from hoso.signing.verify.signature import _name_of, _trust_finding
 from pyhanko.sign.validation import async_validate_detached_cms
 
 __all__ = ["parse_detached_cms", "verify_detached"]
@@ -151,15 +151,15 @@ async def _validate(
         result.trusted = True
         result.findings.append(Finding(Code.TRUSTED))
     elif status.trust_problem_indic is not None:
-        result.sub_indication = status.trust_problem_indic.name
+        result.sub_indication = _name_of(status.trust_problem_indic)
         finding = _trust_finding(status.trust_problem_indic)
         if (
             finding.code == Code.CHAIN_UNTRUSTED
             and not (evidence.has_revocation_data or allow_fetching)
-            and status.trust_problem_indic.name == "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+            and result.sub_indication == "CERTIFICATE_CHAIN_GENERAL_FAILURE"
         ):
             # a hard-fail without any revocation data to look at: status unknown, not untrusted
-            finding = Finding(Code.REVOCATION_UNCHECKED, status.trust_problem_indic.name)
+            finding = Finding(Code.REVOCATION_UNCHECKED, result.sub_indication)
         result.findings.append(finding)
     tst = status.timestamp_validity
     if tst is None:

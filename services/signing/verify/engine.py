@@ -183,7 +183,8 @@ async def _verify_fields(
             if structural:
                 result.findings += structural
                 continue
-            emb = EmbeddedPdfSignature(reader, field_ref, str(name))
+            # pyHanko passes the field reference too (its annotation says dictionary)
+            emb = EmbeddedPdfSignature(reader, field_ref, str(name))  # type: ignore[arg-type]
         except (PdfError, ValueError, KeyError, TypeError, IndexError) as e:
             result.findings.append(Finding(Code.CMS_MALFORMED, f"{type(e).__name__}: {e}"[:300]))
             continue

@@ -55,12 +55,12 @@ def _read_hex_string(stream: Any) -> Any:
 
 def install() -> None:
     """Make pyHanko's parser use the fast reader (idempotent, process-wide)."""
-    generic.read_hex_string_from_stream = _read_hex_string
+    setattr(generic, "read_hex_string_from_stream", _read_hex_string)  # noqa: B010
 
 
 def uninstall() -> None:
     """Restore pyHanko's own reader."""
-    generic.read_hex_string_from_stream = _ORIGINAL
+    setattr(generic, "read_hex_string_from_stream", _ORIGINAL)  # noqa: B010
 
 
 def installed() -> bool:

@@ -14,6 +14,7 @@ from hoso.signing.verify.profiles import ContextFactory
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import (
     EmbeddedPdfSignature,
     async_validate_pdf_signature,
@@ -40,6 +41,11 @@ _EXPIRED = {
     AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED,
     AdESIndeterminate.EXPIRED,
 }
+
+
+def _name_of(indication: object) -> str:
+    """The name of an AdES sub-indication (an enum member, typed loosely by pyHanko)."""
+    return str(getattr(indication, "name", indication))
 
 
 def _trust_finding(indication: object) -> Finding:
@@ -74,7 +80,7 @@ def _integrity_findings(status: PdfSignatureStatus | DocumentTimestampStatus) ->
 
 
 def _modification_findings(
-    status: PdfSignatureStatus | DocumentTimestampStatus, docmdp: object
+    status: PdfSignatureStatus | DocumentTimestampStatus, docmdp: MDPPerm | None
 ) -> list[Finding]:
     coverage = status.coverage
     if coverage is not None and coverage < SignatureCoverageLevel.ENTIRE_REVISION:
@@ -254,7 +260,7 @@ def _record_trust(
         else:
             result.revocation_source = "not_required"
     elif status.trust_problem_indic is not None:
-        result.sub_indication = status.trust_problem_indic.name
+        result.sub_indication = _name_of(status.trust_problem_indic)
         result.findings.append(_trust_finding(status.trust_problem_indic))
     elif status.intact and status.valid:
         result.findings.append(Finding(Code.CHAIN_INDETERMINATE))

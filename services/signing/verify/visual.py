@@ -103,8 +103,8 @@ def _has_ink(image: Image.Image, box: tuple[int, int, int, int], shrink: int = 1
     left, top, right, bottom = left + shrink, top + shrink, right - shrink, bottom - shrink
     if right <= left or bottom <= top:
         return False
-    low, _ = image.crop((left, top, right, bottom)).getextrema()
-    return low < _INK_THRESHOLD
+    extrema = image.crop((left, top, right, bottom)).getextrema()  # (min, max) in mode L
+    return int(extrema[0]) < _INK_THRESHOLD  # type: ignore[arg-type]
 
 
 def compare_pages(
