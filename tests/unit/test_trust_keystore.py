@@ -117,3 +117,16 @@ async def test_pkcs11_unreachable_token_is_unavailable(softhsm_token) -> None:  
         await store.generate(KeyAlgorithm.EC_P256, "x")
     assert caught.value.retryable
     assert "no-such-token" in caught.value.message
+
+
+async def test_embedded_passphrase_is_created_once_and_shared(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hoso.signing.keystore.factory import _embedded_passphrase
+
+    directory = tmp_path / "keys"
+    with ThreadPoolExecutor(8) as pool:
+        passphrases = set(pool.map(lambda _: _embedded_passphrase(directory), range(8)))
+    assert len(passphrases) == 1 and len(passphrases.pop()) >= 32
+    assert [p.name for p in directory.iterdir()] == ["passphrase"]  # no drafts left behind
+    assert (directory / "passphrase").stat().st_mode & 0o077 == 0

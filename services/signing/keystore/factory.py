@@ -17,9 +17,20 @@ def _embedded_passphrase(directory: Path) -> str:
     path = directory / "passphrase"
     if not path.exists():
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written aside then linked into place: a process starting at the same moment either
+        # wins the link or reads the winner's complete file, never a half-written one.
+        draft = directory / f".passphrase-{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(32))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
