@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 from hoso.common.migrate import metadata
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, event, pool
 
 config = context.config
 target_metadata = metadata()
@@ -15,6 +15,10 @@ def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no
     return not (
         type_ == "table" and name is not None and ("_fts" in name or name.startswith("sqlite_"))
     )
+
+
+def _sqlite_autocommit_driver(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    dbapi_connection.isolation_level = None
 
 
 def run_migrations_online() -> None:
@@ -30,6 +34,11 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        # pysqlite commits before every DDL statement (an fsync each, ~1 s for a fresh
+        # catalog); run the whole upgrade in one real transaction instead.
+        event.listen(engine, "connect", _sqlite_autocommit_driver)
+        event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
     with engine.connect() as connection:
         context.configure(
             connection=connection,
