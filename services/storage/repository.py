@@ -108,6 +108,13 @@ class StorageRepository:
         stmt = stmt.order_by(Dossier.received_at.desc(), Dossier.id.desc()).limit(limit)
         return list((await self.session.scalars(stmt)).all())
 
+    async def known_object_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` a version row (live or deleted) names."""
+        if not keys:
+            return set()
+        stmt = select(FileVersion.object_key).where(FileVersion.object_key.in_(list(keys)))
+        return set((await self.session.scalars(stmt)).all())
+
     async def file_count(self, dossier_id: str) -> int:
         """Number of original files with a live version."""
         stmt = (

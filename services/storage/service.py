@@ -592,20 +592,35 @@ async def start_core(runtime: Any, settings: StorageSettings) -> ArchiveCore:
         StorageMisconfigured: the bucket is missing, or object lock is required but absent.
     """
     from hoso.storage.errors import StorageMisconfigured
+    from hoso.storage.sweep import sweep_orphans
 
     store = await open_store(settings, getattr(runtime, "data_dir", None))
     try:
         capabilities = await store.probe()
-        needs_lock = settings.require_object_lock or settings.object_lock_mode.value == "COMPLIANCE"
-        if needs_lock and not capabilities.object_lock:
+        reasons = [
+            reason
+            for reason, needed in (
+                ("storage.require_object_lock is on", settings.require_object_lock),
+                (
+                    "storage.object_lock_mode is COMPLIANCE",
+                    settings.object_lock_mode.value == "COMPLIANCE",
+                ),
+                (
+                    f"storage.default_retention_class is {settings.default_retention_class}",
+                    settings.default_retention_class is not None,
+                ),
+            )
+            if needed
+        ]
+        if reasons and not capabilities.object_lock:
             raise StorageMisconfigured(
-                f"the {capabilities.backend} backend ({capabilities.detail}) has no object lock but"
-                " storage.require_object_lock / COMPLIANCE mode needs it; create the bucket with"
-                " object lock enabled"
+                f"the {capabilities.backend} backend ({capabilities.detail}) has no object lock,"
+                f" but {' and '.join(reasons)}; create the bucket with object lock enabled"
             )
         removed = await store.sweep_incomplete(older_than_seconds=settings.stale_upload_seconds)
         if removed:
             log.info("aborted %d incomplete uploads left by an earlier crash", removed)
+        await sweep_orphans(runtime, store, older_than_seconds=settings.stale_upload_seconds)
     except BaseException:
         await store.close()
         raise

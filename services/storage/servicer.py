@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -254,6 +255,13 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
                 if message.WhichOneof("payload") != "chunk":
                     raise InvalidArgument("only chunks may follow the header", field="chunk")
                 yield message.chunk
+            # grpc.aio ends the request stream the same way when the client half-closes and
+            # when it vanishes; the cancellation of this handler follows a moment later. Let it
+            # arrive before the stream counts as complete, so a cut-off upload is not stored.
+            for _ in range(3):
+                await asyncio.sleep(0)
+            if context.cancelled() or context.done():
+                raise asyncio.CancelledError("the client cancelled the upload")
 
         row = await put_file(self.core, header, chunks())
         return _pb.PutFileResponse(file_version=await self._version(row))

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 
-__all__ = ["Capabilities", "ObjectInfo", "ObjectStore", "PutResult", "RetentionMode"]
+__all__ = [
+    "Capabilities",
+    "ObjectInfo",
+    "ObjectStore",
+    "PutResult",
+    "RetentionMode",
+    "StoredObject",
+]
 
 RetentionMode = str  # "GOVERNANCE" or "COMPLIANCE"
 
@@ -43,6 +50,15 @@ class ObjectInfo:
     retention_mode: RetentionMode | None = None
     legal_hold: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One stored version as a listing shows it (for the orphan sweep)."""
+
+    key: str
+    version_id: str | None
+    last_modified: datetime | None
 
 
 @dataclass(frozen=True)
@@ -147,3 +163,7 @@ class ObjectStore(abc.ABC):
     async def sweep_incomplete(self, *, older_than_seconds: int) -> int:
         """Abort uploads left behind by a crash; returns how many were removed."""
         return 0
+
+    @abc.abstractmethod
+    def list_versions(self, prefix: str) -> AsyncIterator[StoredObject]:
+        """Every stored version whose key starts with ``prefix`` (order unspecified)."""

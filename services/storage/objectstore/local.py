@@ -24,7 +24,7 @@ import secrets
 import struct
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -32,7 +32,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hoso.common.errors import Internal
 from hoso.storage.errors import DataLoss, ObjectMissing
 from hoso.storage.objectstore._common import check_key, refuse_if_locked
-from hoso.storage.objectstore.api import Capabilities, ObjectInfo, ObjectStore, PutResult
+from hoso.storage.objectstore.api import (
+    Capabilities,
+    ObjectInfo,
+    ObjectStore,
+    PutResult,
+    StoredObject,
+)
 
 __all__ = ["FRAME", "LocalObjectStore", "load_or_create_key"]
 
@@ -300,6 +306,21 @@ class LocalObjectStore(ObjectStore):
             presign=False,
             detail=f"directory {self._root}; retention enforced from metadata",
         )
+
+    async def list_versions(self, prefix: str) -> AsyncIterator[StoredObject]:
+        """Versions whose key starts with ``prefix``; last modified is the data file's mtime."""
+        found = await asyncio.to_thread(self._scan, prefix)
+        for item in found:
+            yield item
+
+    def _scan(self, prefix: str) -> list[StoredObject]:
+        out = []
+        for path in self._objects.rglob("*.obj"):
+            key = path.parent.relative_to(self._objects).as_posix()
+            if key.startswith(prefix):
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                out.append(StoredObject(key, path.stem, modified))
+        return out
 
     async def sweep_incomplete(self, *, older_than_seconds: int) -> int:
         """Remove staging files older than the limit (left by a crash)."""

@@ -5,11 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from hoso.storage.errors import BackendUnavailable, ObjectMissing
 from hoso.storage.objectstore._common import check_key, refuse_if_locked
-from hoso.storage.objectstore.api import Capabilities, ObjectInfo, ObjectStore, PutResult
+from hoso.storage.objectstore.api import (
+    Capabilities,
+    ObjectInfo,
+    ObjectStore,
+    PutResult,
+    StoredObject,
+)
 
 __all__ = ["MemoryObjectStore"]
 
@@ -22,16 +28,23 @@ class _Version:
     retain_until: datetime | None = None
     mode: str | None = None
     legal_hold: bool = False
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
 class MemoryObjectStore(ObjectStore):
-    """Versions kept in a dict; ``down = True`` makes every call fail as unreachable."""
+    """Versions kept in a dict, with failure injection for tests.
+
+    ``down = True`` makes every call fail as unreachable; ``fail_put_after`` makes a put fail as
+    unreachable once that many bytes arrived (the backend going away mid-upload), and the
+    stream is not read further, as a real client stops sending.
+    """
 
     name = "memory"
     objects: dict[str, dict[str, _Version]] = field(default_factory=dict)
     down: bool = False
     object_lock: bool = True
+    fail_put_after: int | None = None
 
     def _check_up(self) -> None:
         if self.down:
@@ -60,6 +73,8 @@ class MemoryObjectStore(ObjectStore):
         buffer = bytearray()
         async for chunk in chunks:
             buffer += chunk
+            if self.fail_put_after is not None and len(buffer) > self.fail_put_after:
+                raise BackendUnavailable("the object store went away during the upload; retry")
         self._check_up()
         vid = uuid.uuid4().hex
         self.objects.setdefault(check_key(key), {})[vid] = _Version(
@@ -139,6 +154,14 @@ class MemoryObjectStore(ObjectStore):
             encryption="none",
             presign=True,
         )
+
+    async def list_versions(self, prefix: str) -> AsyncIterator[StoredObject]:
+        """Stored versions under ``prefix``."""
+        self._check_up()
+        for key, versions in list(self.objects.items()):
+            if key.startswith(prefix):
+                for vid, version in list(versions.items()):
+                    yield StoredObject(key, vid, version.created)
 
     def corrupt(self, key: str, version_id: str | None = None) -> None:
         """Flip a byte of a stored version (fixity tests)."""

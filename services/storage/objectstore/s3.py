@@ -1,10 +1,10 @@
 """S3 object store through the minio SDK (tested against Ceph RGW).
 
-minio is synchronous, so every call runs in a worker thread. A put streams through a bounded
-queue into ``Minio.put_object`` (multipart with ``part_size`` parts); the end of the stream is
-only handed to minio once the producer finished without error, so a failed or aborted upload
-makes minio abort its multipart upload and no object ever becomes visible. Uploads orphaned by
-a crash are aborted by :meth:`S3ObjectStore.sweep_incomplete` at start.
+minio is synchronous, so every call runs in a worker thread. A put cuts the stream into
+``part_size`` parts and uploads them as a multipart upload (:mod:`.s3_upload`), completed only
+once the producer finished without error, so a failed or aborted upload is aborted and no
+object ever becomes visible. Uploads orphaned by a crash are aborted by
+:meth:`S3ObjectStore.sweep_incomplete` at start.
 
 RGW quirks handled here: a multipart ``put_object`` result has ``etag=None`` (we never rely on
 it), and minio cannot parse RGW's retention timestamps with nanoseconds, so retention is read
@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
+import itertools
 import re
-import threading
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -33,10 +32,18 @@ from hoso.storage.errors import (
     StorageMisconfigured,
 )
 from hoso.storage.objectstore._common import check_key
-from hoso.storage.objectstore.api import Capabilities, ObjectInfo, ObjectStore, PutResult
+from hoso.storage.objectstore.api import (
+    Capabilities,
+    ObjectInfo,
+    ObjectStore,
+    PutResult,
+    StoredObject,
+)
+from hoso.storage.objectstore.s3_upload import upload_stream
 from minio import Minio
 from minio.commonconfig import ENABLED
 from minio.error import InvalidResponseError, S3Error, ServerError
+from minio.helpers import genheaders
 from minio.retention import Retention
 from minio.sse import SseCustomerKey
 from minio.versioningconfig import VersioningConfig
@@ -44,9 +51,6 @@ from minio.versioningconfig import VersioningConfig
 __all__ = ["S3Config", "S3ObjectStore", "parse_s3_time"]
 
 T = TypeVar("T")
-_EOF = object()
-# Chunks waiting between the event loop and minio's reading thread.
-_QUEUE_CHUNKS = 4
 _READ_SIZE = 1024 * 1024
 _MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "NoSuchObject"}
 
@@ -86,44 +90,6 @@ class S3Config:
         self.part_size = part_size
         self.parallel_uploads = parallel_uploads
         self.tenant_keys = tenant_keys or (lambda tenant: None)
-
-
-class _QueueReader:
-    """A blocking file-like fed from the event loop; ``read(n)`` gathers n bytes at once."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_CHUNKS)
-        self._left = b""
-        self._done = False
-        # Set when the upload call returned, so a producer blocked on a full queue stops.
-        self.stopped = threading.Event()
-
-    def read(self, size: int = -1) -> bytes:
-        parts: list[bytes] = []
-        have = 0
-        if self._left:
-            parts.append(self._left)
-            have = len(self._left)
-            self._left = b""
-        while (size < 0 or have < size) and not self._done:
-            item = self.queue.get()
-            if item is _EOF:
-                self._done = True
-                break
-            if isinstance(item, BaseException):
-                self._done = True
-                raise item
-            assert isinstance(item, bytes)
-            parts.append(item)
-            have += len(item)
-        data = b"".join(parts)
-        if size >= 0 and len(data) > size:
-            data, self._left = data[:size], data[size:]
-        return data
-
-
-class _Aborted(Exception):
-    """Handed to minio's reader so it aborts the multipart upload."""
 
 
 class S3ObjectStore(ObjectStore):
@@ -197,59 +163,24 @@ class S3ObjectStore(ObjectStore):
         tenant: str | None = None,
         metadata: dict[str, str] | None = None,
     ) -> PutResult:
-        """Stream into a multipart upload; abort it when ``chunks`` fails (see module doc)."""
+        """Stream into a multipart upload; abort it when ``chunks`` fails (see s3_upload)."""
         check_key(key)
-        reader = _QueueReader()
-        upload = asyncio.create_task(
-            self._call(
-                self._client.put_object,
-                bucket_name=self._bucket,
-                object_name=key,
-                data=reader,
-                length=-1,
-                part_size=self._config.part_size,
-                content_type=content_type,
-                metadata=dict(metadata or {}),
-                sse=self._ssec(tenant),
-                num_parallel_uploads=self._config.parallel_uploads,
-            )
+        sse = self._ssec(tenant)
+        headers = genheaders(dict(metadata or {}), sse, None, None, False)
+        headers["Content-Type"] = content_type or "application/octet-stream"
+        version_id, size = await upload_stream(
+            self._client,
+            self._call,
+            chunks,
+            bucket=self._bucket,
+            key=key,
+            headers=headers,
+            part_headers=dict(sse.headers()) if sse is not None else None,
+            ssec=sse,
+            part_size=self._config.part_size,
+            parallel=self._config.parallel_uploads,
         )
-        upload.add_done_callback(lambda _: reader.stopped.set())
-        size = 0
-        try:
-            async for chunk in chunks:
-                if upload.done():
-                    break  # minio failed; its exception is raised below
-                size += len(chunk)
-                await self._offer(reader, chunk, upload)
-        except BaseException:
-            await self._abort(reader, upload)
-            raise
-        if not upload.done():
-            await self._offer(reader, _EOF, upload)
-        result = await upload
-        return PutResult(key=key, version_id=result.version_id, size=size)
-
-    async def _offer(self, reader: _QueueReader, item: object, upload: asyncio.Task[Any]) -> None:
-        """Queue an item without blocking the loop; give up when minio already stopped."""
-        try:
-            reader.queue.put_nowait(item)
-        except queue.Full:
-            if not upload.done():
-                await asyncio.to_thread(_blocking_put, reader, item)
-
-    async def _abort(self, reader: _QueueReader, upload: asyncio.Task[Any]) -> None:
-        """Make minio's reader raise so it aborts the multipart upload; wait for it."""
-        # Drain what minio has not read yet so the abort marker fits.
-        while not upload.done():
-            try:
-                reader.queue.put_nowait(_Aborted("upload aborted by the producer"))
-                break
-            except queue.Full:
-                with contextlib.suppress(queue.Empty):
-                    reader.queue.get_nowait()
-        with contextlib.suppress(Exception):  # the abort is the expected outcome
-            await asyncio.shield(upload)
+        return PutResult(key=key, version_id=version_id, size=size)
 
     # -- get ---------------------------------------------------------------------------------
     async def get(
@@ -327,7 +258,7 @@ class S3ObjectStore(ObjectStore):
     async def _raw_subresource(
         self, key: str, version_id: str | None, name: str
     ) -> ET.Element | None:
-        query = {name: ""}
+        query: dict[str, str | list[str] | tuple[str]] = {name: ""}
         if version_id:
             query["versionId"] = version_id
         try:
@@ -433,7 +364,8 @@ class S3ObjectStore(ObjectStore):
         try:
             await asyncio.to_thread(self._client.get_object_lock_config, bucket_name=self._bucket)
         except S3Error as exc:
-            if "ObjectLock" not in exc.code and exc.code != "NoSuchObjectLockConfiguration":
+            code = exc.code or ""
+            if "ObjectLock" not in code and code != "NoSuchObjectLockConfiguration":
                 raise self._translate(exc) from exc
             lock = False
         except BaseException as exc:
@@ -492,37 +424,58 @@ class S3ObjectStore(ObjectStore):
         )
 
     async def sweep_incomplete(self, *, older_than_seconds: int) -> int:
-        """Abort multipart uploads initiated longer ago than the limit."""
+        """Abort multipart uploads initiated longer ago than the limit (every listing page)."""
         limit = datetime.now(UTC) - timedelta(seconds=older_than_seconds)
-        try:
-            listing = await asyncio.to_thread(self._client._list_multipart_uploads, self._bucket)
-        except BaseException as exc:
-            raise self._translate(exc) from exc
         aborted = 0
-        for upload in listing.uploads:
-            initiated = upload.initiated_time
-            if initiated is not None and initiated.tzinfo is None:
-                initiated = initiated.replace(tzinfo=UTC)
-            if initiated is None or initiated <= limit:
-                await self._call(
-                    self._client._abort_multipart_upload,
-                    bucket_name=self._bucket,
-                    object_name=upload.object_name,
-                    upload_id=upload.upload_id,
-                )
-                aborted += 1
-        return aborted
+        key_marker: str | None = None
+        upload_marker: str | None = None
+        while True:
+            listing = await self._call(
+                self._client._list_multipart_uploads,
+                bucket_name=self._bucket,
+                key_marker=key_marker,
+                upload_id_marker=upload_marker,
+            )
+            for upload in listing.uploads:
+                initiated = upload.initiated_time
+                if initiated is not None and initiated.tzinfo is None:
+                    initiated = initiated.replace(tzinfo=UTC)
+                if initiated is None or initiated <= limit:
+                    with contextlib.suppress(ObjectMissing):  # aborted meanwhile
+                        await self._call(
+                            self._client._abort_multipart_upload,
+                            bucket_name=self._bucket,
+                            object_name=upload.object_name,
+                            upload_id=upload.upload_id,
+                        )
+                    aborted += 1
+            if not listing.is_truncated:
+                return aborted
+            key_marker = listing.next_key_marker
+            upload_marker = listing.next_upload_id_marker
+
+    async def list_versions(self, prefix: str) -> AsyncIterator[StoredObject]:
+        """Every object version under ``prefix`` (delete markers skipped), page by page."""
+        listing = self._client.list_objects(
+            bucket_name=self._bucket, prefix=prefix, recursive=True, include_version=True
+        )
+        while True:
+            page = await self._call(_take, iterator=listing, count=1000)
+            for obj in page:
+                if obj.is_delete_marker or obj.is_dir:
+                    continue
+                modified = obj.last_modified
+                if modified is not None and modified.tzinfo is None:
+                    modified = modified.replace(tzinfo=UTC)
+                yield StoredObject(obj.object_name, obj.version_id, modified)
+            if len(page) < 1000:
+                return
 
     async def close(self) -> None:
         """Drop pooled connections."""
         self._client._http.clear()
 
 
-def _blocking_put(reader: _QueueReader, item: object) -> None:
-    """Put off the loop; give up once minio stopped reading (it failed or finished)."""
-    while not reader.stopped.is_set():
-        try:
-            reader.queue.put(item, timeout=0.25)
-            return
-        except queue.Full:
-            continue
+def _take(*, iterator: Iterator[T], count: int) -> list[T]:
+    """Up to ``count`` items of a (lazily paging) iterator, in a worker thread."""
+    return list(itertools.islice(iterator, count))
