@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.ocr_pages",
     "tests.fixtures.trust",
     "tests.fixtures.archive",
+    "tests.fixtures.tcp_proxy",
     "tests.fixtures.attacks",
     "tests.fixtures.pades",
     "tests.fixtures.telemetry",

@@ -16,8 +16,7 @@ from google.protobuf import field_mask_pb2, timestamp_pb2
 from hoso.storage.v1 import storage_pb2 as pb
 from hoso.storage.v1 import storage_pb2_grpc as pb_grpc
 
-from tests.fixtures.archive import ArchiveBackend, make_pdf, token_channel
-from tests.fixtures.grpc_server import TOKENS
+from tests.fixtures.archive import ArchiveBackend, make_pdf
 
 pytestmark = pytest.mark.asyncio
 
@@ -85,9 +84,7 @@ async def archive(start_server, archive_backend: ArchiveBackend, database_url: s
     server = await start_server(
         ["storage"], overrides=archive_backend.settings(), database_url=database_url
     )
-    channel = token_channel(server.address, TOKENS["operator"])
-    yield pb_grpc.ArchiveServiceStub(channel), archive_backend, server
-    await channel.close()
+    yield pb_grpc.ArchiveServiceStub(server.channel("operator")), archive_backend, server
 
 
 async def _expect(code: grpc.StatusCode, awaitable: object) -> grpc.aio.AioRpcError:
@@ -381,3 +378,39 @@ async def test_dossier_crud_filters_and_bad_input(archive) -> None:  # type: ign
     )
     created = await stub.ListEvents(pb.ListEventsRequest(types=[pb.EVENT_TYPE_DOSSIER_CREATED]))
     assert [e.dossier for e in created.events] == [f"dossiers/{c}" for c in codes]
+
+
+async def test_orphan_objects_are_swept_at_start(archive, start_server, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    """An object stored before a crash kept its catalog row from being written is removed."""
+    stub, backend, _ = archive
+    dossier = await create_dossier(stub)
+    data = make_pdf()
+    kept = await put(stub, dossier.name, data)
+    orphan_key = f"d/{uuid.uuid4()}/{uuid.uuid4().hex}"
+    if backend.kind == "s3":
+        backend.minio.put_object(
+            bucket_name=backend.bucket,
+            object_name=orphan_key,
+            data=io.BytesIO(data),
+            length=len(data),
+        )
+    else:
+        from pathlib import Path
+
+        from hoso.storage.objectstore.local import LocalObjectStore
+
+        async def once() -> AsyncIterator[bytes]:
+            yield data
+
+        store = LocalObjectStore(
+            Path(backend.overrides["local_root"]), bytes.fromhex(backend.overrides["local_key"])
+        )
+        await store.put(orphan_key, once(), content_type="application/pdf")
+    assert any(orphan_key in key for key in _object_keys(backend))
+    restarted = await start_server(
+        ["storage"], overrides=backend.settings(stale_upload_seconds=0), database_url=database_url
+    )
+    keys = _object_keys(backend)
+    assert not any(orphan_key in key for key in keys) and len(keys) == 1
+    again = pb_grpc.ArchiveServiceStub(restarted.channel("operator"))
+    assert (await read_all(again, kept.name))[1] == data
