@@ -55,11 +55,12 @@ _AREAS: dict[str, tuple[Code, ...]] = {
         Code.DOCMDP_VIOLATION,
         Code.PREFILLED_FIELD_CHANGED,
         Code.OVERLAY_ON_SIGNED_CONTENT,
+        Code.SIGNATURE_OVER_SIGNATURE,
         Code.VISUAL_CHANGE,
     ),
 }
 _AREA_OF = {code: area for area, codes in _AREAS.items() for code in codes}
-_WARNINGS = {Code.NO_TIMESTAMP, Code.REVOCATION_UNCHECKED_WARNING}
+_WARNINGS = {Code.NO_TIMESTAMP, Code.REVOCATION_UNCHECKED_WARNING, Code.SIGNATURE_OVER_SIGNATURE}
 _LEVELS = {
     "B-B": _signing_pb.PADES_LEVEL_B_B,
     "B-T": _signing_pb.PADES_LEVEL_B_T,

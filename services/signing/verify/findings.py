@@ -82,6 +82,7 @@ class Code(enum.StrEnum):
     DOCMDP_VIOLATION = "DOCMDP_VIOLATION"
     PREFILLED_FIELD_CHANGED = "PREFILLED_FIELD_CHANGED"
     OVERLAY_ON_SIGNED_CONTENT = "OVERLAY_ON_SIGNED_CONTENT"
+    SIGNATURE_OVER_SIGNATURE = "SIGNATURE_OVER_SIGNATURE"
     VISUAL_CHANGE = "VISUAL_CHANGE"
     TRAILING_DATA = "TRAILING_DATA"
     # document level
@@ -263,6 +264,13 @@ _MEANINGS: dict[Code, _Meaning] = {
         _M,
         "Một chú thích hoặc chữ ký thêm sau có hình hiển thị đè lên nội dung đã ký.",
         "A later annotation or signature draws its appearance over signed content.",
+    ),
+    Code.SIGNATURE_OVER_SIGNATURE: _Meaning(
+        None,
+        "Một chữ ký thêm sau có hình hiển thị đè lên hình chữ ký trước đó (như dấu cơ quan đóng "
+        "trùm lên chữ ký theo Nghị định 30/2020), không che nội dung khác đã ký.",
+        "A later signature's appearance overlaps an earlier signature's appearance (as an "
+        "agency seal over the signer's image under Decree 30/2020), and no other signed content.",
     ),
     Code.VISUAL_CHANGE: _Meaning(
         _M,

@@ -38,6 +38,7 @@ def analyse_after_signing(
     overlays: list[Overlay] = []
     always_allowed: set[int] = set()
     newly_signed: set[int] = set()  # widgets of signature fields empty at signing time
+    signature_widgets: set[int] = set()  # widgets of every signature field at the end
 
     for name, old in before.fields.items():
         new = final.fields.get(name)
@@ -59,6 +60,17 @@ def analyse_after_signing(
         if name not in before.fields and new.field_type == "/Sig" and new.has_content:
             findings.append(Finding(Code.LATER_SIGNATURE, name))
 
+    for state in final.fields.values():
+        if state.field_type == "/Sig":
+            signature_widgets.update(state.widget_ids)
+    # appearances of signatures already present when this one was signed (its own included)
+    signature_areas = [
+        (before.annotations[wid].page, before.annotations[wid].rect)
+        for state in before.fields.values()
+        if state.field_type == "/Sig" and state.has_content
+        for wid in state.widget_ids
+        if wid in before.annotations
+    ]
     candidates = False
     for object_id, annot in final.annotations.items():
         old_annot = before.annotations.get(object_id)
@@ -73,6 +85,7 @@ def analyse_after_signing(
                 mode="own"
                 if object_id in always_allowed
                 else ("new" if old_annot is None or object_id in newly_signed else "changed"),
+                signature=object_id in signature_widgets,
             )
         )
     removed = any(oid not in final.annotations for oid in before.annotations)
@@ -81,7 +94,11 @@ def analyse_after_signing(
 
     signed_pages = renderer.render(signed_end)
     final_pages = renderer.render(-1)
-    result = compare_pages(signed_pages, final_pages, final.page_boxes, overlays, renderer.scale)
+    result = compare_pages(
+        signed_pages, final_pages, final.page_boxes, overlays, renderer.scale, signature_areas
+    )
+    for label in result.overlays_on_signatures:
+        findings.append(Finding(Code.SIGNATURE_OVER_SIGNATURE, label))
     for label in result.overlays_on_content:
         findings.append(Finding(Code.OVERLAY_ON_SIGNED_CONTENT, label))
     if result.changed_pages and not result.overlays_on_content:

@@ -12,7 +12,7 @@ pdfium is not thread-safe, so rendering holds a process-wide lock.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
 from PIL import Image, ImageChops, ImageDraw
@@ -72,6 +72,8 @@ class Overlay:
     rect: Rect
     label: str
     mode: str = "new"
+    signature: bool = False
+    """Whether this is a signature widget (it may draw over earlier signatures' appearances)."""
     """``new``: a new appearance, allowed where it covers blank paper; ``own``: an empty field
     filled or an empty signature field signed, always allowed; ``changed``: an appearance that
     existed at signing time and changed, never allowed (the *hide* attack)."""
@@ -83,6 +85,9 @@ class VisualDiff:
 
     overlays_on_content: list[str]
     changed_pages: list[int]
+    overlays_on_signatures: list[str] = field(default_factory=list)
+    """Later signatures drawn over an earlier signature's appearance only (Decree 30: the
+    agency seal covers part of the signer's image), allowed but reported."""
 
 
 def _to_pixels(
@@ -107,15 +112,32 @@ def _has_ink(image: Image.Image, box: tuple[int, int, int, int], shrink: int = 1
     return int(extrema[0]) < _INK_THRESHOLD  # type: ignore[arg-type]
 
 
+def _ink_outside(
+    image: Image.Image, box: tuple[int, int, int, int], holes: list[tuple[int, int, int, int]]
+) -> bool:
+    """Whether ``box`` of ``image`` has ink once the ``holes`` are painted white."""
+    region = image.crop(box)
+    draw = ImageDraw.Draw(region)
+    for left, top, right, bottom in holes:
+        draw.rectangle((left - box[0], top - box[1], right - box[0], bottom - box[1]), fill=255)
+    return _has_ink(region, (0, 0, *region.size))
+
+
 def compare_pages(
     signed: list[Image.Image],
     final: list[Image.Image],
     boxes: list[Rect],
     overlays: list[Overlay],
     scale: float,
+    signature_areas: list[tuple[int, Rect]] | None = None,
 ) -> VisualDiff:
-    """Compare renders page by page; allowed overlays are masked out of the difference."""
+    """Compare renders page by page; allowed overlays are masked out of the difference.
+
+    ``signature_areas`` are (page, rectangle) of signature appearances present at the signed
+    revision: a later *signature* may draw over them, never over other signed content.
+    """
     on_content: list[str] = []
+    on_signatures: list[str] = []
     changed: list[int] = []
     for page, (before, after) in enumerate(zip(signed, final, strict=False)):
         if before.size != after.size:
@@ -138,9 +160,18 @@ def compare_pages(
             if overlay.mode == "new" and _has_ink(before, pixels):
                 region = diff.crop(pixels)
                 if region.getbbox() is not None:
-                    on_content.append(f"{overlay.label} (page {page + 1})")
-                    continue
+                    holes = [
+                        _to_pixels(rect, box, before, scale)
+                        for area_page, rect in signature_areas or []
+                        if area_page == page
+                    ]
+                    if not (overlay.signature and holes) or _ink_outside(before, pixels, holes):
+                        on_content.append(f"{overlay.label} (page {page + 1})")
+                        continue
+                    on_signatures.append(f"{overlay.label} (page {page + 1})")
             mask.rectangle((left - 1, top - 1, right + 1, bottom + 1), fill=0)
         if diff.getbbox() is not None:
             changed.append(page)
-    return VisualDiff(overlays_on_content=on_content, changed_pages=changed)
+    return VisualDiff(
+        overlays_on_content=on_content, changed_pages=changed, overlays_on_signatures=on_signatures
+    )
