@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from hoso.storage.errors import RetentionActive
 from hoso.storage.models import Dossier, FileVersion
 
 __all__ = ["RANK", "add_years", "guard_delete", "retain_until_for"]
 
+# Vietnam time, in which dates are shown to people (stored in UTC).
+_ICT = timezone(timedelta(hours=7))
 # Order of classes, to refuse shortening.
 RANK = {None: 0, "5y": 1, "10y": 2, "20y": 3, "permanent": 4}
 
@@ -38,7 +40,7 @@ def guard_delete(version: FileVersion, dossier: Dossier, *, now: datetime | None
         raise RetentionActive("the file version is retained permanently and can never be deleted")
     moment = now or datetime.now(UTC)
     if version.retain_until is not None and version.retain_until > moment:
-        shown = version.retain_until.astimezone().isoformat()
+        shown = version.retain_until.astimezone(_ICT).isoformat()
         raise RetentionActive(
             f"the file version is retained until {version.retain_until.isoformat()} (UTC)"
             f" = {shown}; it cannot be deleted before then",

@@ -209,8 +209,10 @@ class LocalObjectStore(ObjectStore):
             position = first * frame_size
             index = first
             vid = obj_path.stem
+            # Only the frames covering the range are read and authenticated.
+            last_needed = min(last_index, (end - 1) // frame_size)
             while position < end:
-                count = min(16, last_index - index + 1)
+                count = min(16, last_needed - index + 1)
                 raw = await asyncio.to_thread(handle.read, count * (frame_size + _TAG))
                 out = bytearray()
                 for n in range(count):
