@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from aiohttp import web
 from hoso.common import audit, db
 from hoso.common.auth import current_caller
 from hoso.common.config import Settings
+from hoso.common.errors import Unavailable
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 __all__ = ["Runtime"]
@@ -69,13 +71,28 @@ class Runtime:
 
     async def run_cpu(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in a worker process (``fn`` and ``args`` must pickle)."""
+        pool = self._worker_pool()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except BrokenProcessPool as e:
+            # A worker died (killed, or a native library crashed on hostile input). The pool
+            # cannot be used again: replace it so later calls work, and tell this caller.
+            if self._pool is pool:
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise Unavailable(
+                "a worker process stopped while handling the request; the pool was restarted, "
+                "retry the call"
+            ) from e
+
+    def _worker_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.settings.server.worker_count(),
                 mp_context=multiprocessing.get_context("forkserver"),
                 initializer=_init_worker,
             )
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return self._pool
 
     async def audit(
         self,
