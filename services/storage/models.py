@@ -41,6 +41,8 @@ class Dossier(Base):
     agency: Mapped[str] = mapped_column(String(64), index=True)
     applicant_id: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(500), default="")
+    # Folded code + title (hoso.storage.names.search_text) for the accent-insensitive filter.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[str] = mapped_column(String(32), index=True)
     retention_class: Mapped[str | None] = mapped_column(String(32))
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -84,7 +86,7 @@ class FileVersion(Base):
     media_type: Mapped[str] = mapped_column(String(128))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    object_key: Mapped[str] = mapped_column(String(512))
+    object_key: Mapped[str] = mapped_column(String(512), index=True)
     object_version: Mapped[str | None] = mapped_column(String(128))
     tenant: Mapped[str] = mapped_column(String(64))
     source_version_id: Mapped[str | None] = mapped_column(

@@ -17,9 +17,11 @@ __all__ = [
     "check_dossier_code",
     "check_filename",
     "dossier_name",
+    "fold",
     "nfc",
     "parse_dossier_name",
     "parse_file_name",
+    "search_text",
     "version_name",
 ]
 
@@ -46,6 +48,24 @@ _FILE = re.compile(
 def nfc(text: str) -> str:
     """NFC-normalise Vietnamese text at the boundary."""
     return unicodedata.normalize("NFC", text)
+
+
+def fold(text: str) -> str:
+    """Accent-insensitive search form: NFC, đ→d, diacritics removed, lower case.
+
+    ``fold("Đăng ký hộ kinh doanh") == "dang ky ho kinh doanh"``; both the stored search column
+    and the query are folded, so any spelling with or without tones matches.
+    """
+    value = nfc(text).replace("đ", "d").replace("Đ", "D")
+    stripped = "".join(
+        ch for ch in unicodedata.normalize("NFD", value) if unicodedata.category(ch) != "Mn"
+    )
+    return unicodedata.normalize("NFC", stripped).casefold()
+
+
+def search_text(code: str, title: str) -> str:
+    """The folded text ListDossiers' ``text`` filter searches (code and title)."""
+    return f"{fold(code)}\n{fold(title)}"
 
 
 def check_dossier_code(code: str, *, field: str = "dossier.dossier_code") -> str:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from hoso.storage.models import Dossier, FileVersion, FixityRun, RequestRecord, StoredFile
+from hoso.storage.names import fold
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,10 +94,9 @@ class StorageRepository:
         if where.received_before is not None:
             stmt = stmt.where(Dossier.received_at < where.received_before)
         if where.text:
-            pattern = f"%{where.text.lower()}%"
-            stmt = stmt.where(
-                or_(func.lower(Dossier.code).like(pattern), func.lower(Dossier.title).like(pattern))
-            )
+            folded = fold(where.text).replace("\\", "\\\\").replace("%", "\\%")
+            folded = folded.replace("_", "\\_")
+            stmt = stmt.where(Dossier.search_text.like(f"%{folded}%", escape="\\"))
         if after is not None:
             received = datetime.fromisoformat(after[0])
             stmt = stmt.where(

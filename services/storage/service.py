@@ -19,7 +19,7 @@ from hoso.common.errors import AlreadyExists, FailedPrecondition, InvalidArgumen
 from hoso.storage import events
 from hoso.storage.errors import OutOfRange, UnknownDossier, UnknownFile
 from hoso.storage.models import Dossier, FileVersion
-from hoso.storage.names import VersionRef, parse_file_name
+from hoso.storage.names import VersionRef, parse_file_name, search_text
 from hoso.storage.objectstore.api import Capabilities, ObjectStore
 from hoso.storage.repository import DossierFilter, Row, StorageRepository
 from hoso.storage.retention import RANK, guard_delete, retain_until_for
@@ -135,6 +135,7 @@ class ArchiveCore:
                     )
                 values = vars(fields).copy()
                 values["labels"] = json.dumps(fields.labels, ensure_ascii=False, sort_keys=True)
+                values["search_text"] = search_text(fields.code, fields.title)
                 dossier = Dossier(id=str(uuid.uuid4()), created_at=now, updated_at=now, **values)
                 session.add(dossier)
                 await session.flush()
@@ -220,6 +221,7 @@ class ArchiveCore:
                         if key == "labels"
                         else value,
                     )
+                dossier.search_text = search_text(dossier.code, dossier.title)
                 dossier.updated_at = self.clock()
                 if request_id:
                     repo.add_request(

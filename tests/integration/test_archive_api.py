@@ -72,7 +72,7 @@ async def create_dossier(
         procedure_code=str(fields.pop("procedure_code", "1.001612")),
         agency_code=str(fields.pop("agency_code", "H26")),
         applicant_id="001099012345",
-        title="Đăng ký hộ kinh doanh",
+        title=str(fields.pop("title", "Đăng ký hộ kinh doanh")),
         receive_time=fields.pop("receive_time", _ts("2025-01-02T08:00:00+07:00")),  # type: ignore[arg-type]
         **fields,  # type: ignore[arg-type]
     )
@@ -338,6 +338,14 @@ async def test_dossier_crud_filters_and_bad_input(archive) -> None:  # type: ign
     assert seen == list(reversed(codes))
     filtered = await stub.ListDossiers(pb.ListDossiersRequest(procedure_code="1.001612"))
     assert sorted(d.dossier_code for d in filtered.dossiers) == ["HS-001", "HS-003"]
+    # The text filter ignores accents, đ/d, case and Unicode normalisation, on both sides.
+    await create_dossier(stub, "HS-DD", title="Đề nghị cấp giấy phép xây dựng")
+    for query in ["giay phep xay dung", "ĐỀ NGHỊ", "de nghi cap", "đè nghị", "hs-dd"]:
+        found = await stub.ListDossiers(pb.ListDossiersRequest(text=query))
+        assert [d.dossier_code for d in found.dossiers] == ["HS-DD"], query
+    for query in ["giấy phép lái xe", "100%", "hs_dd"]:
+        found = await stub.ListDossiers(pb.ListDossiersRequest(text=query))
+        assert list(found.dossiers) == [], query
     updated = await stub.UpdateDossier(
         pb.UpdateDossierRequest(
             dossier=pb.Dossier(
@@ -377,7 +385,7 @@ async def test_dossier_crud_filters_and_bad_input(archive) -> None:  # type: ign
         grpc.StatusCode.INVALID_ARGUMENT, stub.ListEvents(pb.ListEventsRequest(after_sequence=-1))
     )
     created = await stub.ListEvents(pb.ListEventsRequest(types=[pb.EVENT_TYPE_DOSSIER_CREATED]))
-    assert [e.dossier for e in created.events] == [f"dossiers/{c}" for c in codes]
+    assert [e.dossier for e in created.events] == [f"dossiers/{c}" for c in [*codes, "HS-DD"]]
 
 
 async def test_orphan_objects_are_swept_at_start(archive, start_server, database_url: str) -> None:  # type: ignore[no-untyped-def]
