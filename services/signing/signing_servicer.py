@@ -157,6 +157,7 @@ class SigningServicer:
                     return
             output = core.new_output(request_id)
             try:
+                await core.prime_revocation(request.level)
                 async with core.consented(
                     credential_id, factor, [document.sha256], "header.consent"
                 ) as (session, credential):

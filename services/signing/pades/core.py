@@ -105,9 +105,10 @@ class SigningCore:
             trust_roots=(root,),
             other_certs=(issuing,),
             timestampers=tuple(stampers),
-            revocation=self.trust.revocation,
+            revocation=_CatalogRevocation(self.trust),
         )
         self._engine = PadesEngine(env)
+        await self.prime_revocation(SignatureLevel.B_LT)
         self._credentials = CredentialCache(self.trust.keystore, (issuing, root))
 
     @property
@@ -119,6 +120,17 @@ class SigningCore:
     def credentials(self) -> CredentialCache:
         assert self._credentials is not None, "SigningCore.start() was not awaited"
         return self._credentials
+
+    async def prime_revocation(self, level: SignatureLevel) -> None:
+        """Publish stale CRLs now, outside any signing transaction.
+
+        Producing validation data may publish a fresh CRL (a write); on SQLite a write from
+        inside a transaction that already consumed a consent would wait for itself. Calling
+        this just before such a transaction leaves nothing to publish inside it.
+        """
+        if level.needs_validation_data:
+            await self.trust.services.current_crl()
+            await self.trust.services.current_crl(root=True)
 
     # ---- inputs ---------------------------------------------------------------------------
 
@@ -255,3 +267,27 @@ class SigningCore:
             info["serial_number"].native,
             tsa_serial,
         )
+
+
+class _CatalogRevocation:
+    """Our trust services as the engine's revocation source.
+
+    Validation data comes from the in-process OCSP responder and CRLs; the signer's own
+    status is read from the catalog (no OCSP response is signed just to check it).
+    """
+
+    def __init__(self, trust: TrustComponents) -> None:
+        self._trust = trust
+
+    async def revocation_data(self, cert: Any) -> tuple[list[bytes], list[bytes]]:
+        return await self._trust.revocation.revocation_data(cert)
+
+    async def revocation_status(self, cert: Any) -> str | None:
+        authority = await self._trust.services.authority()
+        issuing = to_asn1(authority.issuing.certificate)
+        if cert.issuer != issuing.subject:
+            return None  # not ours: an external signer's CA answers for it
+        status = await self._trust.services.status(cert.serial_number)
+        if status.status.name.lower() == "revoked":
+            return status.reason or "revoked"
+        return None

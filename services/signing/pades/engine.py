@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -154,6 +155,14 @@ class PadesEngine:
         self.env = env
         self._timestamper = FallbackTimeStamper(env.timestampers) if env.timestampers else None
         self._offline_context = offline_context(env)
+        # Signature container sizes learnt from the first signature of each kind: pyHanko's
+        # estimate builds a whole dummy CMS, about a third of the cost of a small signature.
+        self._reserved: dict[tuple[object, ...], int] = {}
+        # Validation data (fresh OCSP responses, CRLs) reused briefly across signatures. The
+        # signer's own status is checked per request anyway (catalog or OCSP), so a revoked
+        # signer never signs; embedded answers are at most this old.
+        self._contexts: dict[tuple[bytes, ...], tuple[float, ValidationContext]] = {}
+        self.validation_reuse_seconds = 30.0
 
     @property
     def timestamper(self) -> FallbackTimeStamper:
@@ -184,10 +193,22 @@ class PadesEngine:
         """
         signer = _RecordingSigner(credential)
         setup = await self.setup(document, credential, signer, request)
+        size_key = (
+            credential.certificate.sha256,
+            request.digest_algorithm,
+            request.level.needs_timestamp,
+            request.appearance.kind,
+        )
+        reserved = self._reserved.get(size_key)
         with translate_signing_errors():
             await setup.pdf_signer.async_sign_pdf(
-                setup.writer, existing_fields_only=not setup.creates_field, output=output
+                setup.writer,
+                existing_fields_only=not setup.creates_field,
+                output=output,
+                bytes_reserved=reserved,
             )
+        if reserved is None:
+            self._reserved[size_key] = _reserved_size(output, setup.field_name)
         return _result(
             setup.field_name, request.level, document, signer.last_signature, output, setup.now
         )
@@ -286,9 +307,16 @@ class PadesEngine:
         self, credential: SigningCredential, digest_algorithm: str
     ) -> ValidationContext:
         tsa_certs = await self.tsa_certificates(digest_algorithm)
-        return await validation_context(
-            self.env, [credential.certificate, *credential.chain, *tsa_certs]
-        )
+        certs = [credential.certificate, *credential.chain, *tsa_certs]
+        key = tuple(cert.sha256 for cert in certs)
+        now = time.monotonic()
+        cached = self._contexts.get(key)
+        if cached is not None and now - cached[0] < self.validation_reuse_seconds:
+            return cached[1]
+        context = await validation_context(self.env, certs)
+        self._contexts = {k: v for k, v in self._contexts.items() if now - v[0] < 60}
+        self._contexts[key] = (now, context)
+        return context
 
     async def _refuse_revoked(self, credential: SigningCredential) -> None:
         """Fail when the in-process revocation source says the signer's certificate is revoked.
@@ -296,6 +324,14 @@ class PadesEngine:
         Only the signer's own OCSP answer is needed for this, not a whole validation context.
         """
         assert self.env.revocation is not None
+        status_of = getattr(self.env.revocation, "revocation_status", None)
+        if status_of is not None:
+            reason = await status_of(credential.certificate)
+            if reason is not None:
+                raise FailedPrecondition(
+                    f"the credential's certificate is revoked ({reason})", field="credential_id"
+                )
+            return
         try:
             async with revocation_lock():
                 ocsps, _ = await self.env.revocation.revocation_data(credential.certificate)
@@ -346,6 +382,26 @@ def translate_signing_errors() -> Iterator[None]:
         raise _translate_signing_error(exc) from exc
     except PdfError as exc:
         raise InvalidArgument(f"the PDF cannot be updated: {exc}", field="document") from exc
+
+
+def _reserved_size(output: IO[bytes], field_name: str) -> int:
+    """The placeholder size pyHanko chose for ``field_name``'s signature, plus slack.
+
+    Time-stamp tokens vary by a few bytes (serial, fraction of a second); 1 KiB of slack
+    keeps every later signature of the same kind fitting.
+    """
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    output.seek(0)
+    reader = PdfFileReader(output, strict=False)
+    for signature in reader.embedded_signatures:
+        if signature.field_name == field_name:
+            contents = signature.sig_object.raw_get("/Contents")
+            size = 2 * len(contents.original_bytes) + 2048
+            output.seek(0)
+            return size
+    output.seek(0)
+    raise InvalidArgument(f"signature {field_name!r} not found after signing")
 
 
 def _nfc(text: str | None) -> str | None:

@@ -20,6 +20,11 @@ class RevocationSource(Protocol):
         ...
 
 
+# A source may also offer ``async revocation_status(cert) -> str | None`` (the revocation
+# reason, or None when not revoked): a catalog read the engine prefers to signing an OCSP
+# response just to check its own signer before signing.
+
+
 @dataclass(frozen=True)
 class TrustEnvironment:
     """The trust services as seen by the signing engine.

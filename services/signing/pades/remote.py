@@ -340,6 +340,7 @@ class RemoteSigning:
                     field="consent",
                 )
             factor = consent_factor(request.consent, "consent")
+            await self.core.prime_revocation(SignatureLevel.parse(row.level))
             async with self.core.consented(credential_id, factor, [consent_digest], "consent") as (
                 session,
                 credential,
@@ -487,6 +488,8 @@ class RemoteSigning:
             digests = [_prepared_of(row).consent_digest for row in rows]
         assert credential_id is not None
         finished: list[tuple[str, _pb.SignPdfResult, Any]] = []
+        for level in {row.level for row in rows}:
+            await self.core.prime_revocation(SignatureLevel.parse(level))
         try:
             async with self.core.consented(credential_id, factor, digests, "consent") as (
                 session,
