@@ -11,6 +11,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hoso.ocr.errors import PageTimeout, PageTooLarge
 from hoso.ocr.text import normalize_text
@@ -218,10 +219,10 @@ class OcrEngine:
             self._osd = self._tesserocr.PyTessBaseAPI(
                 path=self._path, lang="osd", psm=self._tesserocr.PSM.OSD_ONLY
             )
-        osd = self._osd
-        osd.SetImage(image)  # type: ignore[attr-defined]
-        osd.SetSourceResolution(round(dpi))  # type: ignore[attr-defined]
-        found = osd.DetectOrientationScript()  # type: ignore[attr-defined]
+        osd: Any = self._osd
+        osd.SetImage(image)
+        osd.SetSourceResolution(round(dpi))
+        found = osd.DetectOrientationScript()
         if not found or found["orient_conf"] < _MIN_OSD_CONFIDENCE:
             return 0.0
         # OSD reports the clockwise turn the page has suffered; undo it counter-clockwise.

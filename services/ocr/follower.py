@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import grpc
 from hoso.ocr.archive import ArchiveConnection, DossierFacts, component_name, translate_rpc_error
 from hoso.ocr.models import OcrCursor
-from hoso.ocr.queue import JobQueue
+from hoso.ocr.queue import JobQueue, rows_changed
 from hoso.storage.v1 import storage_pb2 as _storage
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -139,7 +139,7 @@ class ArchiveFollower:
                 .where(OcrCursor.name == self.name, OcrCursor.position == str(start))
                 .values(position=str(end), updated_at=self._queue.clock())
             )
-            if moved.rowcount != 1:
+            if rows_changed(moved) != 1:
                 # another follower recorded this page first: drop ours (rolled back)
                 raise _CursorMoved(self.name)
         if created and self._on_queued is not None:

@@ -21,7 +21,7 @@ from hoso.ocr.models import FINAL_STATES, JobState, OcrJob
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-__all__ = ["Clock", "JobQueue", "LeaseLost", "new_job_id", "utc_now"]
+__all__ = ["Clock", "JobQueue", "LeaseLost", "new_job_id", "rows_changed", "utc_now"]
 
 Clock = Callable[[], datetime]
 
@@ -29,6 +29,11 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
+
+
+def rows_changed(result: object) -> int:
+    """Rows an ``UPDATE`` changed (``Result`` is typed without ``rowcount``)."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def new_job_id() -> str:
@@ -165,7 +170,7 @@ class JobQueue:
                     not_before=self.clock(),
                 )
             )
-            return bool(result.rowcount)
+            return bool(rows_changed(result))
 
     async def claim(self, owner: str) -> OcrJob | None:
         """Take the most urgent runnable job (queued and due, or with an expired lease)."""
@@ -173,7 +178,7 @@ class JobQueue:
         async with self._sessions.begin() as session:
             await self._fail_exhausted(session, now)
             lock = ""
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 lock = " FOR UPDATE SKIP LOCKED"
             claimed = await session.execute(
                 text(
@@ -213,7 +218,7 @@ class JobQueue:
                 )
                 .values(lease_expires_at=self.clock() + self.lease)
             )
-            if result.rowcount != 1:
+            if rows_changed(result) != 1:
                 raise LeaseLost(job_id)
 
     async def hold(self, session: AsyncSession, job_id: str, owner: str) -> OcrJob:
@@ -231,7 +236,7 @@ class JobQueue:
             )
             .values(completions=OcrJob.completions + 1)
         )
-        if result.rowcount != 1:
+        if rows_changed(result) != 1:
             raise LeaseLost(job_id)
         job = await session.get(OcrJob, job_id, populate_existing=True)
         assert job is not None

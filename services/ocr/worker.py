@@ -30,7 +30,7 @@ from hoso.ocr.index import IndexedPage, TextIndex
 from hoso.ocr.models import JobState, OcrJob, OcrPage
 from hoso.ocr.pages import DocumentPlan
 from hoso.ocr.pool import PageOutcome, PageRunner
-from hoso.ocr.queue import JobQueue, LeaseLost
+from hoso.ocr.queue import JobQueue, LeaseLost, rows_changed
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -250,7 +250,7 @@ class OcrWorker:
                 )
                 .values(**values)
             )
-            if result.rowcount != 1:
+            if rows_changed(result) != 1:
                 raise LeaseLost(job_id)
 
     async def _complete(self, job: OcrJob, result: DocumentOcr, rendition_version: str) -> None:
