@@ -20,11 +20,12 @@ from typing import Any
 from hoso.storage.errors import DataLoss
 from hoso.storage.objectstore.api import ObjectStore
 from hoso.storage.repository import Row
+from hoso.storage.verification import VerificationFiles
 
 __all__ = ["BagPlan", "Verifier", "plan_bag", "stream_bag"]
 
-# verifier(version name, byte stream) -> JSON-able report; raises to mean "not reachable".
-Verifier = Callable[[str, AsyncIterator[bytes]], Awaitable[dict[str, Any]]]
+# verifier(payload path, byte stream) -> the report's JSON and text; raises when unreachable.
+Verifier = Callable[[str, AsyncIterator[bytes]], Awaitable["VerificationFiles"]]
 _BLOCK = 512
 
 
@@ -133,9 +134,9 @@ async def stream_bag(
             except Exception as exc:  # the signing service is optional for an export
                 note = f"signature verification unavailable: {exc}"
                 break
-            tags[f"metadata/verification/{path.removeprefix('data/')}.json"] = json.dumps(
-                report, ensure_ascii=False, indent=2, sort_keys=True
-            ).encode()
+            stem = f"metadata/verification/{path.removeprefix('data/')}"
+            tags[f"{stem}.json"] = report.json_report.encode()
+            tags[f"{stem}.txt"] = report.human_report.encode()
             reports += 1
     tags["metadata/dossier.json"] = json.dumps(
         plan.metadata, ensure_ascii=False, indent=2, sort_keys=True
@@ -151,6 +152,11 @@ async def stream_bag(
         info.append(f"Source-Organization: {source_organization}")
     if note:
         info.append(f"Internal-Sender-Description: {note}")
+    elif reports:
+        info.append(
+            f"Internal-Sender-Description: {reports} signature verification reports"
+            " in metadata/verification (JSON and text)"
+        )
     tags["bag-info.txt"] = ("\n".join(info) + "\n").encode()
     tags["manifest-sha256.txt"] = "".join(manifest).encode()
     tag_manifest = "".join(
@@ -162,4 +168,3 @@ async def stream_bag(
         buffer.write(_member(f"{root}/{name}", data))
     buffer.write(b"\0" * (2 * _BLOCK))
     yield buffer.getvalue()
-    _ = reports

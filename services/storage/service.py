@@ -635,9 +635,11 @@ async def build(runtime: Any) -> list[Any]:
     from hoso.storage.servicer import ArchiveServicer
     from hoso.storage.v1 import storage_pb2 as _pb
     from hoso.storage.v1 import storage_pb2_grpc as _pb_grpc
+    from hoso.storage.verification import make_verifier
 
-    core = await start_core(runtime, runtime.settings.section("storage"))
-    servicer = ArchiveServicer(core)
+    settings = runtime.settings.section("storage")
+    core = await start_core(runtime, settings)
+    servicer = ArchiveServicer(core, verifier=make_verifier(runtime, settings.signing_endpoint))
     await servicer.auditor.recover()
     return [
         Registration(
