@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from hoso.ocr.errors import InvalidArgument
 from hoso.ocr.text import fold, normalize_text
@@ -36,6 +37,9 @@ _WORD = re.compile(r"[^\W_]+")
 _PHRASE = re.compile(r'"([^"]*)"')
 MAX_QUERY_WORDS = 32
 _SNIPPET_CHARS = 160
+# Snippets fold every word of a returned page; pages reuse a small vocabulary, so a cache
+# turns most of those per-character Python loops into one dictionary look-up.
+_fold_word = lru_cache(maxsize=65536)(fold)
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,7 @@ def matches_exactly(text: str, query: ParsedQuery) -> bool:
 def make_snippet(text: str, query: ParsedQuery) -> tuple[str, tuple[tuple[int, int], ...]]:
     """A window of ``text`` around the first match, and the offsets of matched words in it."""
     wanted = query.words
-    spans = [(m.start(), m.end()) for m in _WORD.finditer(text) if fold(m.group()) in wanted]
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(text) if _fold_word(m.group()) in wanted]
     if not spans:
         return text[:_SNIPPET_CHARS], ()
     start = max(0, spans[0][0] - _SNIPPET_CHARS // 4)

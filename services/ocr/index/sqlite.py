@@ -2,7 +2,14 @@
 
 ``ocr_page_fts`` (made by the OCR migration) holds two columns per page: ``exact`` (lower-case
 NFC words) and ``folded`` (the same words without diacritics, đ → d, which FTS5's
-``remove_diacritics`` cannot do). Queries match ``folded``; an exact match ranks first.
+``remove_diacritics`` cannot do). Queries match ``folded``; pages that also match ``exact``
+(when the query has diacritics) rank first, and within each tier the newest page first.
+
+Latency stays flat as the archive grows because no step reads every match: each tier stops
+after ``offset + limit`` rows (FTS5 walks rowids newest first), the count stops at
+``candidates``, snippets are made for the returned page only, and a selective filter is walked
+from its own index, probing FTS5 by rowid. bm25 is not used: its IDF reads every match of
+every query word, which was most of the cost on common words.
 """
 
 from __future__ import annotations
@@ -28,9 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["SqliteTextIndex", "match_expression"]
 
-# An exact-diacritic hit (column 1) counts four times a folded one (column 2).
-_BM25 = "bm25(ocr_page_fts, 4.0, 1.0)"
-
 
 def match_expression(column: str, groups: tuple[tuple[str, ...], ...]) -> str:
     """An FTS5 MATCH string: every group a quoted phrase, all required, in ``column``.
@@ -45,8 +49,9 @@ class SqliteTextIndex(TextIndex):
     """FTS5 index in the catalog's SQLite database.
 
     Args:
-        candidates: Without filters, only the newest this many matching pages are ranked
-            and counted (see :attr:`SearchResults.total_is_lower_bound`).
+        candidates: Matching pages are counted up to this many (see
+            :attr:`SearchResults.total_is_lower_bound`); a filter passed by fewer pages than
+            this is walked from its index.
     """
 
     INSERT_SQL = "INSERT INTO ocr_page_fts(rowid, exact, folded) VALUES (:id, :e, :f)"
@@ -91,56 +96,106 @@ class SqliteTextIndex(TextIndex):
         offset: int,
     ) -> SearchResults:
         where, params = filter_clauses(filters)
-        # One MATCH over both columns: bm25 weighs an exact-diacritic hit above a folded one.
-        params |= {
-            "match": f"({match_expression('folded', query.folded)}) OR "
-            f"({match_expression('exact', query.exact)})",
-            "limit": limit,
-            "offset": offset,
-            "candidates": self.candidates,
-        }
-        if where:
-            base = (
-                "FROM ocr_page_fts JOIN ocr_index_pages p ON p.id = ocr_page_fts.rowid "
-                f"WHERE ocr_page_fts MATCH :match{where}"
-            )
-            sql = (
-                f"SELECT p.file_version, p.page, p.dossier, p.text, {_BM25} AS score {base} "
-                "ORDER BY score, p.id LIMIT :limit OFFSET :offset"
-            )
-            count_sql = f"SELECT count(*) FROM (SELECT 1 {base} LIMIT :candidates)"
+        need = offset + limit
+        params |= {"folded": match_expression("folded", query.folded), "need": need}
+        if not where:
+            source, newest = "ocr_page_fts", "ocr_page_fts.rowid"
+        elif await self._filter_is_selective(session, where, params):
+            # Few pages pass the filter: walk them and probe the FTS table by rowid.
+            source = "ocr_index_pages p CROSS JOIN ocr_page_fts ON ocr_page_fts.rowid = p.id"
+            newest = "p.id"
         else:
-            # Ranking every match of a common word costs O(matches); rank the newest
-            # candidates only, which keeps latency flat as the archive grows.
-            candidates = (
-                f"SELECT rowid AS id, {_BM25} AS score FROM ocr_page_fts "
-                "WHERE ocr_page_fts MATCH :match ORDER BY rowid DESC LIMIT :candidates"
+            # FTS5 yields rowids newest first by itself; the join only checks the filter.
+            source = "ocr_page_fts JOIN ocr_index_pages p ON p.id = ocr_page_fts.rowid"
+            newest = "ocr_page_fts.rowid"
+
+        def newest_matches(match: str) -> str:
+            return (
+                f"SELECT {newest} AS id FROM {source} WHERE ocr_page_fts MATCH :{match}{where} "
+                f"ORDER BY {newest} DESC LIMIT :need"
             )
-            sql = (
-                f"SELECT p.file_version, p.page, p.dossier, p.text, c.score FROM ({candidates}) c "
-                "JOIN ocr_index_pages p ON p.id = c.id ORDER BY c.score, p.id "
-                "LIMIT :limit OFFSET :offset"
+
+        # Two tiers, each newest first: pages with the query's exact diacritics, then the
+        # other folded matches. Each tier reads at most offset + limit matches: if fewer
+        # exact pages exist, the exact list is complete and can be subtracted from the
+        # folded one; if not, the folded tier is not shown on this page at all.
+        tiered = query.exact != query.folded
+        if tiered:
+            params["exact"] = match_expression("exact", query.exact)
+            window = (
+                f"WITH e AS ({newest_matches('exact')}), f AS ({newest_matches('folded')}) "
+                "SELECT id, 2 AS tier FROM e UNION ALL "
+                "SELECT id, 1 FROM f WHERE id NOT IN (SELECT id FROM e)"
             )
-            count_sql = (
-                "SELECT count(*) FROM (SELECT 1 FROM ocr_page_fts WHERE ocr_page_fts MATCH "
-                ":match LIMIT :candidates)"
+        else:
+            window = f"SELECT id, 1 AS tier FROM ({newest_matches('folded')})"
+        # The count runs only when the window did not already see every folded match.
+        count = (
+            f"(SELECT CASE WHEN (SELECT count(*) FROM ({newest_matches('folded')})) < :need "
+            f"THEN -1 ELSE (SELECT count(*) FROM (SELECT 1 FROM {source} WHERE ocr_page_fts "
+            f"MATCH :folded{where} LIMIT :candidates)) END)"
+        )
+        await self._tune_connection(session)
+        rows = (
+            await session.execute(
+                text(
+                    f"SELECT c.id, c.tier, p.file_version, p.page, p.dossier, "
+                    f"CASE WHEN c.rank BETWEEN :offset AND :last THEN p.text END, {count} FROM "
+                    f"(SELECT id, tier, row_number() OVER (ORDER BY tier DESC, id DESC) - 1 "
+                    f"AS rank FROM ({window})) c JOIN ocr_index_pages p ON p.id = c.id "
+                    "ORDER BY c.rank"
+                ),
+                params | {"offset": offset, "last": need - 1, "candidates": self.candidates},
             )
-        rows = await session.execute(text(sql), params)
+        ).all()
         hits = []
-        for version, page, dossier, page_text, score in rows:
+        for rank, (_, tier, version, page, dossier, page_text, _) in enumerate(rows):
+            if page_text is None:
+                continue
             snippet, marks = make_snippet(page_text, query)
             hits.append(
                 SearchHit(
                     file_version=version,
                     page=page,
-                    score=-float(score),
+                    # Higher is better, as in the PostgreSQL backend: tier first, then recency.
+                    score=float(tier) + 1.0 / (rank + 2),
                     snippet=snippet,
                     highlights=marks,
-                    exact=matches_exactly(page_text, query),
+                    exact=tier == 2 if tiered else matches_exactly(page_text, query),
                     dossier=dossier,
                 )
             )
-        total = int(await session.scalar(text(count_sql), params) or 0)
+        counted = int(rows[0][-1]) if rows else -1
+        if counted < 0:
+            # Every folded match was read (exact pages are folded matches too): an exact count.
+            return SearchResults(hits=tuple(hits), total=len({row[0] for row in rows}))
         return SearchResults(
-            hits=tuple(hits), total=total, total_is_lower_bound=total >= self.candidates
+            hits=tuple(hits), total=counted, total_is_lower_bound=counted >= self.candidates
         )
+
+    @staticmethod
+    async def _tune_connection(session: AsyncSession) -> None:
+        """Map the database file and widen the page cache, once per pooled connection.
+
+        FTS5 reads many b-tree pages per query; through ``mmap`` they come from the OS page
+        cache without a ``read`` call each.
+        """
+        connection = await session.connection()
+        if connection.info.get("hoso_ocr_index_tuned"):
+            return
+        await connection.exec_driver_sql("PRAGMA mmap_size = 268435456")
+        await connection.exec_driver_sql("PRAGMA cache_size = -32768")
+        connection.info["hoso_ocr_index_tuned"] = True
+
+    async def _filter_is_selective(
+        self, session: AsyncSession, where: str, params: dict[str, object]
+    ) -> bool:
+        """Whether fewer than :attr:`candidates` pages pass the filter (an indexed, capped count)."""
+        passing = await session.scalar(
+            text(
+                "SELECT count(*) FROM (SELECT 1 FROM ocr_index_pages p WHERE 1"
+                f"{where} LIMIT :candidates)"
+            ),
+            params | {"candidates": self.candidates},
+        )
+        return int(passing or 0) < self.candidates
