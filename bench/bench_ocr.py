@@ -6,8 +6,12 @@ Run: ``.venv/bin/python bench/bench_ocr.py [--pages 10] [--index-pages 100000]``
    hoso (1 and 2 worker processes, pool start-up included) and by OCRmyPDF
    (``--jobs`` equal, ``--output-type pdfa``, same language), in the same run; pages/s and the
    character error rate (CER, from ``pdftotext`` of each output) of both are printed.
-2. An SQLite FTS5 index of synthetic Vietnamese pages is searched with mixed folded/exact
-   queries through :class:`hoso.ocr.index.sqlite.SqliteTextIndex`; p50/p95 latency printed.
+2. An index of synthetic Vietnamese pages (Zipf-like word frequencies, 150 words a page) is
+   built on SQLite FTS5 and on PostgreSQL (a fresh database at ``HOSO_TEST_POSTGRES_URL``;
+   skipped when unreachable) and searched through :func:`hoso.ocr.index.open_index` with
+   two-word queries (half typed without diacritics), the same words as phrases, and with a
+   dossier filter; p50/p95 latency of each kind and of all queries is printed per backend.
+   ``--search-only`` skips part 1.
 
 The last line is JSON with every figure and the ratios.
 """

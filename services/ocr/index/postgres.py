@@ -19,6 +19,7 @@ from hoso.ocr.index.api import (
     SearchResults,
     TextIndex,
     make_snippet,
+    matches_exactly,
     words_of,
 )
 from hoso.ocr.index.rows import delete_pages, upsert_page_rows
@@ -38,7 +39,15 @@ def tsquery_text(groups: tuple[tuple[str, ...], ...]) -> str:
 
 
 class PostgresTextIndex(TextIndex):
-    """``tsvector`` index in the catalog's PostgreSQL database."""
+    """``tsvector`` index in the catalog's PostgreSQL database.
+
+    Args:
+        candidates: Matching pages are counted up to this many (see
+            :attr:`SearchResults.total_is_lower_bound`).
+    """
+
+    def __init__(self, candidates: int = 1000) -> None:
+        self.candidates = candidates
 
     BULK_INSERT_SQL = (
         "INSERT INTO ocr_page_fts(id, exact, folded) SELECT id, to_tsvector('simple', e), "
@@ -84,39 +93,72 @@ class PostgresTextIndex(TextIndex):
         offset: int,
     ) -> SearchResults:
         where, params = filter_clauses(filters)
+        need = offset + limit
         params |= {
             "folded": tsquery_text(query.folded),
             "exact": tsquery_text(query.exact),
-            "limit": limit,
+            "need": need,
             "offset": offset,
+            "last": need - 1,
+            "candidates": self.candidates,
         }
-        base = (
-            "FROM ocr_page_fts f JOIN ocr_index_pages p ON p.id = f.id "
-            f"WHERE f.folded @@ to_tsquery('simple', :folded){where}"
+        source = "ocr_page_fts f" + (" JOIN ocr_index_pages p ON p.id = f.id" if where else "")
+
+        def matches(column: str) -> str:
+            return f"FROM {source} WHERE f.{column} @@ to_tsquery('simple', :{column}){where}"
+
+        def newest(column: str) -> str:
+            return f"SELECT f.id {matches(column)} ORDER BY f.id DESC LIMIT :need"
+
+        # The same ranking as the SQLite backend: exact-diacritic pages first, then the other
+        # folded matches, each newest first; each tier reads at most offset + limit rows (if
+        # fewer exact pages exist the exact list is complete and is subtracted), and the
+        # count stops at ``candidates``, so common words cost no more than rare ones.
+        tiered = query.exact != query.folded
+        if tiered:
+            window = (
+                f"WITH e AS ({newest('exact')}), fo AS ({newest('folded')}) "
+                "SELECT id, 2 AS tier FROM e UNION ALL "
+                "SELECT id, 1 FROM fo WHERE id NOT IN (SELECT id FROM e)"
+            )
+        else:
+            window = f"SELECT id, 1 AS tier FROM ({newest('folded')}) fo"
+        count = (
+            f"(SELECT CASE WHEN (SELECT count(*) FROM ({newest('folded')}) n) < :need "
+            f"THEN -1 ELSE (SELECT count(*) FROM (SELECT 1 {matches('folded')} "
+            "LIMIT :candidates) c) END)"
         )
-        rows = await session.execute(
-            text(
-                "SELECT p.file_version, p.page, p.dossier, p.text, "
-                "ts_rank(f.folded, to_tsquery('simple', :folded)) AS score, "
-                "f.exact @@ to_tsquery('simple', :exact) AS exact_hit "
-                f"{base} ORDER BY exact_hit DESC, score DESC, p.id "
-                "LIMIT :limit OFFSET :offset"
-            ),
-            params,
-        )
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT c.id, c.tier, p.file_version, p.page, p.dossier, "
+                    f"CASE WHEN c.rank BETWEEN :offset AND :last THEN p.text END, {count} FROM "
+                    "(SELECT id, tier, row_number() OVER (ORDER BY tier DESC, id DESC) - 1 "
+                    f"AS rank FROM ({window}) w) c JOIN ocr_index_pages p ON p.id = c.id "
+                    "ORDER BY c.rank"
+                ),
+                params,
+            )
+        ).all()
         hits = []
-        for version, page, dossier, page_text, score, exact_hit in rows:
+        for rank, (_, tier, version, page, dossier, page_text, _) in enumerate(rows):
+            if page_text is None:
+                continue
             snippet, marks = make_snippet(page_text, query)
             hits.append(
                 SearchHit(
                     file_version=version,
                     page=page,
-                    score=float(score),
+                    score=float(tier) + 1.0 / (rank + 2),
                     snippet=snippet,
                     highlights=marks,
-                    exact=bool(exact_hit),
+                    exact=tier == 2 if tiered else matches_exactly(page_text, query),
                     dossier=dossier,
                 )
             )
-        total = await session.scalar(text(f"SELECT count(*) {base}"), params)
-        return SearchResults(hits=tuple(hits), total=int(total or 0))
+        counted = int(rows[0][-1]) if rows else -1
+        if counted < 0:
+            return SearchResults(hits=tuple(hits), total=len({row[0] for row in rows}))
+        return SearchResults(
+            hits=tuple(hits), total=counted, total_is_lower_bound=counted >= self.candidates
+        )
