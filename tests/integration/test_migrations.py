@@ -69,3 +69,23 @@ def test_unsupported_database_is_refused(url: str) -> None:
 
     with pytest.raises(ValueError, match="use sqlite or postgresql"):
         async_url(url)
+
+
+def test_concurrent_upgrades_of_a_fresh_postgres_database(postgres_url: str) -> None:
+    """Replicas starting together: one migrates, the others wait and find it done."""
+    import subprocess
+    import sys
+
+    script = "import sys; from hoso.common import migrate; migrate.upgrade(sys.argv[1])"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, postgres_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], outputs
+    assert _diff(postgres_url) == []

@@ -17,6 +17,9 @@ def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no
     )
 
 
+_MIGRATION_LOCK = 0x686F736F6D  # "hosom"
+
+
 def _sqlite_autocommit_driver(dbapi_connection, _record):  # type: ignore[no-untyped-def]
     dbapi_connection.isolation_level = None
 
@@ -40,6 +43,10 @@ def run_migrations_online() -> None:
         event.listen(engine, "connect", _sqlite_autocommit_driver)
         event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
     with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            # Replicas starting together would each create the same tables; one waits.
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
