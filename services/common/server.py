@@ -68,6 +68,15 @@ class RunningServer:
         self._stopped = True
         await self.health.enter_graceful_shutdown()
         grace = self.runtime.settings.server.grace_seconds if grace is None else grace
+        # Background work (OCR jobs) finishes while every service of this process still
+        # answers, since it may call them through the loopback channel.
+        drains = [
+            drain(grace)
+            for registration in self.registrations
+            if (drain := getattr(registration.servicer, "drain", None)) is not None
+        ]
+        if drains:
+            await asyncio.gather(*drains, return_exceptions=True)
         await self.server.stop(grace)
         for registration in self.registrations:
             close = getattr(registration.servicer, "close", None)

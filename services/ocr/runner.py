@@ -130,6 +130,8 @@ class OcrRunner:
 
     async def stop(self, grace: float) -> None:
         """Stop claiming; wait up to ``grace`` seconds for running jobs, release the rest."""
+        if self._stop.is_set() and all(task.done() for task in self._workers):
+            return  # already drained
         self._stop.set()
         if self._follower is not None:
             self._follower.cancel()

@@ -55,8 +55,7 @@ async def build(runtime: Any) -> list[Any]:
         connection,
         base_options=options,
         runner=runner,
-        # the archive of this process is already stopped when close() runs: release at once
-        grace_seconds=runtime.settings.server.grace_seconds if settings.storage_address else 0,
+        grace_seconds=runtime.settings.server.grace_seconds,
     )
     return [
         Registration(

@@ -165,10 +165,16 @@ class OcrService(_pb_grpc.OcrServiceServicer):
         self._facts = DossierFacts(connection)
         self._rebuilder = IndexRebuilder(sessions, index, queue)
 
-    async def close(self) -> None:
-        """Stop the background workers (called when the server stops)."""
+    async def drain(self, grace: float) -> None:
+        """Stop claiming jobs and let running ones finish within ``grace`` (server shutdown,
+        while the archive still answers)."""
         if self._runner is not None:
-            await self._runner.stop(self._grace)
+            await self._runner.stop(grace)
+
+    async def close(self) -> None:
+        """Stop the background workers (if not drained yet) and close the archive channel."""
+        if self._runner is not None:
+            await self._runner.stop(0)
         await self._connection.close()
 
     # -- jobs -------------------------------------------------------------------------------
