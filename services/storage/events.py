@@ -48,7 +48,7 @@ async def append_event(
     payload: dict[str, Any] | None = None,
 ) -> OutboxEvent:
     """Add an event to the outbox inside the caller's transaction."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
     event = OutboxEvent(
         event_id=str(uuid.uuid4()),

@@ -116,19 +116,28 @@ class ContentSniffer:
             return
         if len(self._head) < _HEAD:
             self._head += chunk[: _HEAD - len(self._head)]
-        window = self._tail + chunk
-        base = self._size - len(self._tail)
+        # Markers may straddle chunks: search the seam (tail + start of the chunk), then the
+        # chunk itself, without copying the chunk.
+        seam = self._tail + chunk[:_OVERLAP]
+        seam_base = self._size - len(self._tail)
         if self._zip_local_at is None:
-            found = window.find(_ZIP_LOCAL)
+            found = seam.find(_ZIP_LOCAL)
             if found >= 0:
-                self._zip_local_at = base + found
-        if not self._zip_end and window.find(_ZIP_END) >= 0:
-            self._zip_end = True
-        if not self._encrypt_token and window.find(b"/Encrypt") >= 0:
-            self._encrypt_token = True
-        if not self._byte_range and window.find(b"/ByteRange") >= 0:
-            self._byte_range = True
-        self._tail = window[-_OVERLAP:]
+                self._zip_local_at = seam_base + found
+            else:
+                found = chunk.find(_ZIP_LOCAL)
+                if found >= 0:
+                    self._zip_local_at = self._size + found
+        for attribute, marker in (
+            ("_zip_end", _ZIP_END),
+            ("_encrypt_token", b"/Encrypt"),
+            ("_byte_range", b"/ByteRange"),
+        ):
+            if not getattr(self, attribute) and (seam.find(marker) >= 0 or chunk.find(marker) >= 0):
+                setattr(self, attribute, True)
+        self._tail = (
+            (self._tail + chunk)[-_OVERLAP:] if len(chunk) < _OVERLAP else chunk[-_OVERLAP:]
+        )
         self._size += len(chunk)
         self._spool_chunk(chunk)
 
@@ -230,7 +239,7 @@ class ContentSniffer:
             return self._encrypt_token
         self._spool.seek(0)
         try:
-            with pikepdf.open(self._spool) as pdf:
+            with pikepdf.open(self._spool) as pdf:  # type: ignore[arg-type]  # a binary file
                 return bool(pdf.is_encrypted)
         except pikepdf.PasswordError:
             return True

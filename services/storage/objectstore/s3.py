@@ -204,16 +204,26 @@ class S3ObjectStore(ObjectStore):
             ssec=self._ssec(tenant),
             version_id=version_id,
         )
+        # One read ahead: the next piece comes off the socket while this one is sent on.
+        ahead: asyncio.Future[bytes] | None = None
         try:
+            ahead = asyncio.ensure_future(asyncio.to_thread(response.read, _READ_SIZE))
             while True:
                 try:
-                    data = await asyncio.to_thread(response.read, _READ_SIZE)
+                    data = await ahead
                 except BaseException as exc:
+                    ahead = None
                     raise self._translate(exc) from exc
                 if not data:
+                    ahead = None
                     break
+                ahead = asyncio.ensure_future(asyncio.to_thread(response.read, _READ_SIZE))
                 yield data
         finally:
+            if ahead is not None:
+                # the reader thread must be done with the response before it is released
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(ahead)
             response.close()
             response.release_conn()
 

@@ -199,32 +199,40 @@ async def upload_stream(
         part_headers=part_headers,
         parallel=parallel,
     )
-    buffer = bytearray()
+    # Chunks wait in a list and are joined once per part: one copy of each byte (a bytearray
+    # would copy on append, on slicing and on every shift).
+    pending: list[bytes] = []
+    pending_size = 0
     size = 0
     number = 0
     try:
         async for chunk in chunks:
             upload.raise_if_failed()
-            buffer += chunk
+            pending.append(chunk)
+            pending_size += len(chunk)
             size += len(chunk)
-            while len(buffer) >= part_size:
+            while pending_size >= part_size:
+                joined = b"".join(pending)
+                part, rest = joined[:part_size], joined[part_size:]
+                pending, pending_size = ([rest] if rest else []), len(rest)
+                del joined
                 number += 1
-                part = bytes(memoryview(buffer)[:part_size])
-                del buffer[:part_size]
                 await upload.add_part(number, part)
+        last = b"".join(pending)
+        pending.clear()
         if not upload.started:
             result = await call(
                 client._put_object,
                 bucket_name=bucket,
                 object_name=key,
-                data=bytes(buffer),
+                data=last,
                 headers=dict(headers),
             )
             return result.version_id, size
-        if buffer:
+        if last:
             number += 1
-            await upload.add_part(number, bytes(buffer))
-            buffer = bytearray()
+            await upload.add_part(number, last)
+        del last
         result = await upload.complete(ssec)
     except BaseException:
         with contextlib.suppress(Exception):
