@@ -11,11 +11,14 @@ Each step is timed and reported through ``on_step``; a failed check raises
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
+import json
 import secrets
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +65,9 @@ class JourneyInputs:
     """Base URL of the verification pages for the QR code; empty = the server's own."""
     retention_class: storage_pb.RetentionClass.ValueType = storage_pb.RETENTION_CLASS_TEN_YEARS
     ocr_timeout: float = 180.0
+    """Seconds for the scan's OCR job to appear and finish."""
+    step_timeout: float = 180.0
+    """Seconds any other step may take before the journey fails naming it."""
     pin: str = "246810"
 
 
@@ -96,10 +102,21 @@ class JourneyResult:
 
 
 class _Timer:
+    """Times each step and bounds it by a deadline, so a stuck service fails the journey."""
+
     def __init__(self, result: JourneyResult, on_step: Callable[[Step], None] | None) -> None:
         self.result, self.on_step = result, on_step
 
-    def done(self, name: str, started: float, **detail: Any) -> None:
+    @contextlib.asynccontextmanager
+    async def step(self, name: str, timeout: float) -> AsyncIterator[dict[str, Any]]:
+        """Run the block within ``timeout`` seconds; record the ``detail`` it fills in."""
+        detail: dict[str, Any] = {}
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                yield detail
+        except TimeoutError as e:
+            raise JourneyFailed(name, f"not done within {timeout:g} s ({e or 'deadline'})") from e
         step = Step(name, time.perf_counter() - started, detail)
         self.result.steps.append(step)
         if self.on_step is not None:
@@ -126,75 +143,74 @@ async def run_journey(
     *,
     on_step: Callable[[Step], None] | None = None,
 ) -> JourneyResult:
-    """Run every step against the services behind ``hoso``; raise :class:`JourneyFailed`."""
+    """Run every step against the services behind ``hoso``; raise :class:`JourneyFailed`.
+
+    Every step has a deadline (``inputs.ocr_timeout`` for OCR, ``inputs.step_timeout`` for the
+    others): a service that never answers fails the journey naming the step, it never hangs.
+    """
     inputs = inputs or JourneyInputs()
     result = JourneyResult()
     timer = _Timer(result, on_step)
+    limit = inputs.step_timeout
 
-    started = time.perf_counter()
-    dossier = storage_pb.Dossier(
-        dossier_code=inputs.dossier_code,
-        procedure_code="1.001612",
-        agency_code="000.00.01.H26",
-        applicant_id="001190012345",
-        title="Đăng ký hộ kinh doanh",
-        retention_class=inputs.retention_class,
-    )
-    dossier.receive_time.GetCurrentTime()
-    created = await hoso.archive.create_dossier(dossier)
-    result.dossier = created.name
-    timer.done("create_dossier", started, dossier=created.name)
+    async with timer.step("create_dossier", limit) as detail:
+        dossier = storage_pb.Dossier(
+            dossier_code=inputs.dossier_code,
+            procedure_code="1.001612",
+            agency_code="000.00.01.H26",
+            applicant_id="001190012345",
+            title="Đăng ký hộ kinh doanh",
+            retention_class=inputs.retention_class,
+        )
+        dossier.receive_time.GetCurrentTime()
+        created = await hoso.archive.create_dossier(dossier)
+        result.dossier = detail["dossier"] = created.name
 
-    started = time.perf_counter()
-    scan = await hoso.archive.put_file(
-        storage_pb.PutFileHeader(
-            dossier=created.name,
-            filename="don-de-nghi.pdf",
-            component_type=storage_pb.COMPONENT_TYPE_APPLICATION_FORM,
-            declared_media_type="application/pdf",
-        ),
-        inputs.scan,
-    )
-    result.scan_version = scan.name
-    timer.done("upload_scan", started, file_version=scan.name, bytes=scan.size_bytes)
+    async with timer.step("upload_scan", limit) as detail:
+        scan = await hoso.archive.put_file(
+            storage_pb.PutFileHeader(
+                dossier=created.name,
+                filename="don-de-nghi.pdf",
+                component_type=storage_pb.COMPONENT_TYPE_APPLICATION_FORM,
+                declared_media_type="application/pdf",
+            ),
+            inputs.scan,
+        )
+        result.scan_version = scan.name
+        detail.update(file_version=scan.name, bytes=scan.size_bytes)
 
-    started = time.perf_counter()
-    (job,) = await hoso.ocr.wait_for_dossier(created.name, [scan.name], timeout=inputs.ocr_timeout)
-    _check(job.state == ocr_pb.JOB_STATE_SUCCEEDED, "ocr", f"job {job.name} ended {job.state}")
-    _check(job.state in TERMINAL_STATES and job.pages_done >= 1, "ocr", "no page was OCR'd")
-    result.rendition_version = job.rendition_file_version
-    timer.done(
-        "ocr", started, job=job.name, pages=job.pages_done, rendition=job.rendition_file_version
-    )
+    async with timer.step("ocr", inputs.ocr_timeout) as detail:
+        (job,) = await hoso.ocr.wait_for_dossier(
+            created.name, [scan.name], timeout=inputs.ocr_timeout
+        )
+        _check(job.state == ocr_pb.JOB_STATE_SUCCEEDED, "ocr", f"job {job.name} ended {job.state}")
+        _check(job.state in TERMINAL_STATES and job.pages_done >= 1, "ocr", "no page was OCR'd")
+        _check(bool(job.rendition_file_version), "ocr", f"job {job.name} made no rendition")
+        result.rendition_version = job.rendition_file_version
+        detail.update(job=job.name, pages=job.pages_done, rendition=job.rendition_file_version)
 
-    started = time.perf_counter()
-    found = await hoso.ocr.search(inputs.search_query, dossier=created.name)
-    hits = [r for r in found.results if r.file_version == scan.name]
-    _check(bool(hits), "search", f"{inputs.search_query!r} did not find {scan.name}")
-    timer.done(
-        "search",
-        started,
-        query=inputs.search_query,
-        hits=len(found.results),
-        snippet=hits[0].snippet,
-    )
+    async with timer.step("search", limit) as detail:
+        found = await hoso.ocr.search(inputs.search_query, dossier=created.name)
+        hits = [r for r in found.results if r.file_version == scan.name]
+        _check(bool(hits), "search", f"{inputs.search_query!r} did not find {scan.name}")
+        detail.update(query=inputs.search_query, hits=len(found.results), snippet=hits[0].snippet)
 
-    started = time.perf_counter()
-    officer = await _credential(
-        hoso,
-        trust_pb.CERTIFICATE_PROFILE_OFFICIAL,
-        "Lê Thị Ánh Tuyết",
-        "UBND quận Đống Đa",
-        inputs.pin,
-    )
-    agency = await _credential(
-        hoso,
-        trust_pb.CERTIFICATE_PROFILE_AGENCY_SEAL,
-        "UBND quận Đống Đa",
-        "UBND quận Đống Đa",
-        inputs.pin,
-    )
-    timer.done("credentials", started, officer=officer, agency=agency)
+    async with timer.step("credentials", limit) as detail:
+        officer = await _credential(
+            hoso,
+            trust_pb.CERTIFICATE_PROFILE_OFFICIAL,
+            "Lê Thị Ánh Tuyết",
+            "UBND quận Đống Đa",
+            inputs.pin,
+        )
+        agency = await _credential(
+            hoso,
+            trust_pb.CERTIFICATE_PROFILE_AGENCY_SEAL,
+            "UBND quận Đống Đa",
+            "UBND quận Đống Đa",
+            inputs.pin,
+        )
+        detail.update(officer=officer, agency=agency)
 
     filename = "giay-chung-nhan.pdf"
     if inputs.verification_base_url:
@@ -203,8 +219,111 @@ async def run_journey(
         result.verification_url = verification_url(
             inputs.verification_base_url, created.dossier_code, filename
         )
-    started = time.perf_counter()
-    officer_options = sign_pb.SignatureOptions(
+    async with timer.step("sign_officer", limit) as detail:
+        signed_once, officer_pdf = await hoso.signing.sign_pdf(
+            sign_pb.SignPdfHeader(
+                credential=officer,
+                consent=sign_pb.Consent(pin=inputs.pin),
+                options=_officer_options(created.dossier_code, result.verification_url),
+                filename=filename,
+            ),
+            inputs.result,
+        )
+        detail.update(
+            level=sign_pb.PadesLevel.Name(signed_once.level), field=signed_once.field_name
+        )
+
+    async with timer.step("sign_agency_seal", limit) as detail:
+        retention_name = storage_pb.RetentionClass.Name(inputs.retention_class).removeprefix(
+            "RETENTION_CLASS_"
+        )
+        sealed, sealed_pdf = await hoso.signing.sign_pdf(
+            sign_pb.SignPdfHeader(
+                credential=agency,
+                consent=sign_pb.Consent(pin=inputs.pin),
+                options=_seal_options(),
+                filename=filename,
+                archive=sign_pb.ArchiveTarget(
+                    dossier=created.name,
+                    component_type="RESULT",
+                    retention_class=retention_name,
+                    filename=filename,
+                ),
+            ),
+            officer_pdf,
+        )
+        detail.update(level=sign_pb.PadesLevel.Name(sealed.level))
+
+    async with timer.step("archive_result", limit) as detail:
+        if sealed.archived_file_version:
+            archived = await hoso.archive.stat_file(sealed.archived_file_version)
+        else:  # the signing service did not archive it itself: the DMS does
+            archived = await hoso.archive.put_file(
+                storage_pb.PutFileHeader(
+                    dossier=created.name,
+                    filename=filename,
+                    component_type=storage_pb.COMPONENT_TYPE_RESULT,
+                    retention_class=inputs.retention_class,
+                    expected_sha256=sealed.sha256,
+                ),
+                sealed_pdf,
+            )
+        _check(archived.sha256 == sealed.sha256, "archive_result", "archived digest differs")
+        _check(
+            archived.retention_class == inputs.retention_class,
+            "archive_result",
+            f"retention is {archived.retention_class}, wanted {inputs.retention_class}",
+        )
+        result.signed_version = archived.name
+        detail.update(
+            file_version=archived.name,
+            retention=storage_pb.RetentionClass.Name(archived.retention_class),
+            signed=archived.signed,
+        )
+
+    async with timer.step("verify", limit) as detail:
+        report = await hoso.verification.verify_pdf(sealed_pdf, filename=filename)
+        result.verdict = verify_pb.Verdict.Name(report.verdict).removeprefix("VERDICT_")
+        result.signer_names = [s.signer.subject for s in report.signatures]
+        _check(
+            report.verdict == verify_pb.VERDICT_VALID,
+            "verify",
+            f"verdict {result.verdict}: {report.human_report[:400]}",
+        )
+        _check(len(report.signatures) == 2, "verify", f"{len(report.signatures)} signatures, not 2")
+        detail.update(verdict=result.verdict, signatures=len(report.signatures))
+
+    async with timer.step("fixity", limit) as detail:
+        fixity = await hoso.archive.verify_fixity(created.name)
+        _check(fixity.ok and len(fixity.results) >= 2, "fixity", f"fixity: {fixity}")
+        detail.update(checked=len(fixity.results))
+
+    async with timer.step("export", limit) as detail:
+        package = io.BytesIO()
+        manifest = await hoso.archive.export_dossier(created.name, package)
+        _check(manifest.verification_reports_included, "export", "no verification reports in bag")
+        digests = {
+            "original scan": scan.sha256,
+            "OCR rendition": (await hoso.archive.stat_file(result.rendition_version)).sha256,
+            "signed result": archived.sha256,
+        }
+        result.export_members = _check_bag(package.getvalue(), digests, filename)
+        detail.update(files=manifest.payload_files, bytes=manifest.payload_bytes)
+
+    async with timer.step("audit", limit) as detail:
+        chain = await hoso.audit.verify_chain()
+        _check(
+            chain.ok,
+            "audit",
+            f"audit chain broken at {chain.first_broken_sequence}: {chain.reason}",
+        )
+        detail.update(events=chain.events_checked)
+    return result
+
+
+def _officer_options(dossier_code: str, verification_url: str) -> sign_pb.SignatureOptions:
+    """The officer's visible signature with the QR code (empty URL: the server's own page)."""
+    return sign_pb.SignatureOptions(
         level=sign_pb.PADES_LEVEL_B_LT,
         placement=sign_pb.Placement(
             new_field=sign_pb.NewFieldPlacement(
@@ -220,33 +339,20 @@ async def run_journey(
         ),
         qr_code=sign_pb.QrCodeOptions(
             enabled=True,
-            dossier_code=created.dossier_code,
+            dossier_code=dossier_code,
             procedure_code="1.001612",
             applicant_id="001190012345",
             document_name="Giấy chứng nhận đăng ký hộ kinh doanh",
-            verification_url=result.verification_url,
+            verification_url=verification_url,
         ),
         reason="Phê duyệt",
         location="Hà Nội",
     )
-    signed_once, officer_pdf = await hoso.signing.sign_pdf(
-        sign_pb.SignPdfHeader(
-            credential=officer,
-            consent=sign_pb.Consent(pin=inputs.pin),
-            options=officer_options,
-            filename=filename,
-        ),
-        inputs.result,
-    )
-    timer.done(
-        "sign_officer",
-        started,
-        level=sign_pb.PadesLevel.Name(signed_once.level),
-        field=signed_once.field_name,
-    )
 
-    started = time.perf_counter()
-    seal_options = sign_pb.SignatureOptions(
+
+def _seal_options() -> sign_pb.SignatureOptions:
+    """The agency's seal over the officer's signature (Decree 30 layout)."""
+    return sign_pb.SignatureOptions(
         level=sign_pb.PADES_LEVEL_B_LT,
         placement=sign_pb.Placement(
             new_field=sign_pb.NewFieldPlacement(
@@ -262,88 +368,35 @@ async def run_journey(
         reason="Đóng dấu",
         location="Hà Nội",
     )
-    retention_name = storage_pb.RetentionClass.Name(inputs.retention_class).removeprefix(
-        "RETENTION_CLASS_"
-    )
-    sealed, sealed_pdf = await hoso.signing.sign_pdf(
-        sign_pb.SignPdfHeader(
-            credential=agency,
-            consent=sign_pb.Consent(pin=inputs.pin),
-            options=seal_options,
-            filename=filename,
-            archive=sign_pb.ArchiveTarget(
-                dossier=created.name,
-                component_type="RESULT",
-                retention_class=retention_name,
-                filename=filename,
-            ),
-        ),
-        officer_pdf,
-    )
-    timer.done("sign_agency_seal", started, level=sign_pb.PadesLevel.Name(sealed.level))
 
-    started = time.perf_counter()
-    if sealed.archived_file_version:
-        archived = await hoso.archive.stat_file(sealed.archived_file_version)
-    else:  # the signing service did not archive it itself: the DMS does
-        archived = await hoso.archive.put_file(
-            storage_pb.PutFileHeader(
-                dossier=created.name,
-                filename=filename,
-                component_type=storage_pb.COMPONENT_TYPE_RESULT,
-                retention_class=inputs.retention_class,
-                expected_sha256=sealed.sha256,
-            ),
-            sealed_pdf,
-        )
-    _check(archived.sha256 == sealed.sha256, "archive_result", "archived digest differs")
+
+def _check_bag(package: bytes, digests: dict[str, str], signed_filename: str) -> list[str]:
+    """Check the BagIt tar holds each file (by SHA-256) and the signed result's VALID report.
+
+    Returns the tar's member names.
+    """
+    with tarfile.open(fileobj=io.BytesIO(package), mode="r:*") as tar:
+        names = tar.getnames()
+        files = {
+            name.split("/", 1)[1]: tar.extractfile(name).read()  # type: ignore[union-attr]
+            for name in names
+            if "/" in name and tar.getmember(name).isfile()
+        }
+    _check("bagit.txt" in files, "export", "bagit.txt missing from the bag")
+    manifest: dict[str, str] = {}
+    for line in files.get("manifest-sha256.txt", b"").decode().splitlines():
+        digest, _, path = line.partition("  ")
+        manifest[digest] = path
+    for what, digest in digests.items():
+        _check(digest in manifest, "export", f"the {what} ({digest[:12]}…) is not in the bag")
+    signed_path = manifest[digests["signed result"]]
     _check(
-        archived.retention_class == inputs.retention_class,
-        "archive_result",
-        f"retention is {archived.retention_class}, wanted {inputs.retention_class}",
+        signed_path.endswith(signed_filename),
+        "export",
+        f"signed result at {signed_path}",
     )
-    result.signed_version = archived.name
-    timer.done(
-        "archive_result",
-        started,
-        file_version=archived.name,
-        retention=storage_pb.RetentionClass.Name(archived.retention_class),
-        signed=archived.signed,
-    )
-
-    started = time.perf_counter()
-    report = await hoso.verification.verify_pdf(sealed_pdf, filename=filename)
-    result.verdict = verify_pb.Verdict.Name(report.verdict).removeprefix("VERDICT_")
-    result.signer_names = [s.signer.subject for s in report.signatures]
-    _check(
-        report.verdict == verify_pb.VERDICT_VALID,
-        "verify",
-        f"verdict {result.verdict}: {report.human_report[:400]}",
-    )
-    _check(len(report.signatures) == 2, "verify", f"{len(report.signatures)} signatures, not 2")
-    timer.done("verify", started, verdict=result.verdict, signatures=len(report.signatures))
-
-    started = time.perf_counter()
-    fixity = await hoso.archive.verify_fixity(created.name)
-    _check(fixity.ok and len(fixity.results) >= 2, "fixity", f"fixity: {fixity}")
-    timer.done("fixity", started, checked=len(fixity.results))
-
-    started = time.perf_counter()
-    package = io.BytesIO()
-    manifest = await hoso.archive.export_dossier(created.name, package)
-    package.seek(0)
-    with tarfile.open(fileobj=package, mode="r:*") as tar:
-        result.export_members = tar.getnames()
-    _check(manifest.verification_reports_included, "export", "no verification reports in bag")
-    members = "\n".join(result.export_members)
-    for expected in ("don-de-nghi.pdf", filename, "manifest-sha256.txt", "verification"):
-        _check(expected in members, "export", f"{expected} missing from the bag")
-    timer.done("export", started, files=manifest.payload_files, bytes=manifest.payload_bytes)
-
-    started = time.perf_counter()
-    chain = await hoso.audit.verify_chain()
-    _check(
-        chain.ok, "audit", f"audit chain broken at {chain.first_broken_sequence}: {chain.reason}"
-    )
-    timer.done("audit", started, events=chain.events_checked)
-    return result
+    report_name = f"metadata/verification/{signed_path.removeprefix('data/')}.json"
+    _check(report_name in files, "export", f"{report_name} missing from the bag")
+    verdict = json.loads(files[report_name])["ValidationReport"]["DocumentVerdict"]
+    _check(verdict == "VALID", "export", f"the bag's report of {signed_path} says {verdict}")
+    return names

@@ -82,8 +82,12 @@ class OcrClient:
     async def wait(self, name: str, *, timeout: float) -> _pb.Job:
         """Follow the job until it is terminal; DEADLINE_EXCEEDED after ``timeout`` seconds."""
         last: _pb.Job | None = None
-        async for job in self.watch(name, timeout=timeout):
-            last = job
+        try:
+            async for job in self.watch(name, timeout=timeout):
+                last = job
+        except grpc.aio.AioRpcError as e:
+            if e.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
         if last is None or last.state not in TERMINAL_STATES:
             raise TimeoutError(f"OCR job {name} did not finish within {timeout} s")
         return last

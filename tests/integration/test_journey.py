@@ -84,8 +84,11 @@ async def _journey(handle: Any) -> None:
     signed = await hoso.archive.stat_file(result.signed_version)
     assert signed.signed and signed.component_type == storage_pb.COMPONENT_TYPE_RESULT
     assert signed.retention_class == storage_pb.RETENTION_CLASS_TEN_YEARS
-    members = "\n".join(result.export_members)
-    assert "rendition" in members or result.rendition_version.split("/")[3] in members
+    # run_journey checked the bag by digests; here: the rendition has a payload path of its own
+    rendition = await hoso.archive.stat_file(result.rendition_version)
+    payload = [m for m in result.export_members if "/data/" in m]
+    assert any(m.endswith(f"/{rendition.filename}") for m in payload), payload
+    assert len(payload) == 3  # original scan, its OCR rendition, the signed result
     # "Đăng ký" with its diacritics finds the page too, and ranks it as an exact match
     exact = await hoso.ocr.search("Đăng ký", dossier=result.dossier)
     assert any(r.exact_match and r.file_version == result.scan_version for r in exact.results)
@@ -129,3 +132,58 @@ def test_demo_reports_an_unreachable_server_as_json_and_fails() -> None:
     assert completed.returncode == 1
     answer = json.loads(completed.stdout)
     assert answer["ok"] is False and "UNAVAILABLE" in answer["error"]
+
+
+def _bag(files: dict[str, bytes]) -> bytes:
+    import hashlib
+    import io
+    import tarfile
+
+    manifest = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {path}\n"
+        for path, data in files.items()
+        if path.startswith("data/")
+    )
+    files = {
+        **files,
+        "bagit.txt": b"BagIt-Version: 1.0\n",
+        "manifest-sha256.txt": manifest.encode(),
+    }
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for path, data in files.items():
+            info = tarfile.TarInfo(f"x-bag/{path}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_the_export_check_names_a_missing_report_and_a_missing_file() -> None:
+    import hashlib
+
+    from hoso.client.journey import JourneyFailed, _check_bag
+
+    signed, scan = b"%PDF signed", b"%PDF scan"
+    digests = {
+        "original scan": hashlib.sha256(scan).hexdigest(),
+        "signed result": hashlib.sha256(signed).hexdigest(),
+    }
+    report = json.dumps({"ValidationReport": {"DocumentVerdict": "VALID"}}).encode()
+    complete = {
+        "data/application_form/001/scan.pdf": scan,
+        "data/result/001/kq.pdf": signed,
+        "metadata/verification/result/001/kq.pdf.json": report,
+    }
+    assert "x-bag/data/result/001/kq.pdf" in _check_bag(_bag(complete), digests, "kq.pdf")
+    without_report = {k: v for k, v in complete.items() if not k.startswith("metadata/")}
+    with pytest.raises(JourneyFailed, match=r"export: metadata/verification/.*kq\.pdf\.json"):
+        _check_bag(_bag(without_report), digests, "kq.pdf")
+    without_scan = {k: v for k, v in complete.items() if "scan" not in k}
+    with pytest.raises(JourneyFailed, match="original scan"):
+        _check_bag(_bag(without_scan), digests, "kq.pdf")
+    modified = {
+        **complete,
+        "metadata/verification/result/001/kq.pdf.json": report.replace(b"VALID", b"MODIFIED"),
+    }
+    with pytest.raises(JourneyFailed, match="says MODIFIED"):
+        _check_bag(_bag(modified), digests, "kq.pdf")
