@@ -9,6 +9,7 @@ result message, then chunks. The handlers parse the streams and delegate to
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +18,7 @@ import grpc
 from hoso.common.auth import current_caller
 from hoso.common.errors import HosoError, InvalidArgument
 from hoso.common.protoconv import to_timestamp
+from hoso.common.telemetry import record_signature
 from hoso.signing.pades.archive import check_archive_target
 from hoso.signing.pades.cades import sign_detached
 from hoso.signing.pades.core import SigningCore, consent_factor, read_file_chunks
@@ -161,11 +163,13 @@ class SigningServicer:
                 async with core.consented(
                     credential_id, factor, [document.sha256], "header.consent"
                 ) as (session, credential):
+                    started = time.perf_counter()
                     try:
                         signed = await core.engine.sign(document, credential, request, output)
                     except HosoError as exc:
                         rename_field(exc, "header.options")
                         raise
+                    record_signature(signed.level.value, time.perf_counter() - started)
                     result = core.sign_result(signed, credential)
                     await core.audit_signature(
                         session,
@@ -363,7 +367,9 @@ class SigningServicer:
                 async with core.consented(
                     credential_id, factor, [document.sha256], "header.consent"
                 ) as (session, credential):
+                    started = time.perf_counter()
                     signed = await sign_detached(core.engine, document, credential, level)
+                    record_signature(level.value, time.perf_counter() - started, kind="cades")
                     response = _pb.SignDetachedResponse(
                         cms=signed.cms_der,
                         content_digest=_trust_pb.DocumentDigest(
