@@ -4,6 +4,7 @@ text index (spans collected in memory; see ``tests/fixtures/telemetry.py``).
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 
 import pytest
@@ -53,7 +54,15 @@ async def test_one_trace_from_put_file_through_ocr_to_indexing(
     archived = [e for e in events.events if e.file_version == stored.name]
     assert archived and archived[0].traceparent.split("-")[1] == f"{trace_id:032x}"
 
-    spans = [s for s in memory_spans.get_finished_spans() if s.context.trace_id == trace_id]
+    # the worker ends its "ocr.job" span just after committing the job, so a client can see
+    # SUCCEEDED a moment before the span is finished: wait for it, bounded
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while True:
+        spans = [s for s in memory_spans.get_finished_spans() if s.context.trace_id == trace_id]
+        if any(s.name == "ocr.job" for s in spans) or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.05)
     names = [s.name for s in spans]
     by_id = {s.context.span_id: s for s in spans}
     put = next(
@@ -61,10 +70,11 @@ async def test_one_trace_from_put_file_through_ocr_to_indexing(
         for s in spans
         if s.name.endswith("ArchiveService/PutFile") and s.kind == trace.SpanKind.SERVER
     )
-    ocr = [s for s in spans if s.name.startswith("ocr")]
-    assert ocr, f"no OCR span in the trace: {names}"
+    ocr = [s for s in spans if s.name == "ocr.job"]
+    assert len(ocr) == 1, f"not one OCR job span in the trace: {names}"
     index = [s for s in spans if "index" in s.name.lower()]
     assert index, f"no indexing span in the trace: {names}"
+    assert all(s.parent is not None and s.parent.span_id in by_id for s in index), names
 
     def descends_from(span, ancestor) -> bool:  # type: ignore[no-untyped-def]
         while span.parent is not None:
@@ -76,6 +86,7 @@ async def test_one_trace_from_put_file_through_ocr_to_indexing(
         return False
 
     assert all(descends_from(s, put) for s in ocr + index), names
+    assert all(descends_from(s, ocr[0]) for s in index), names
     assert job.state == ocr_pb.JOB_STATE_SUCCEEDED
 
 
