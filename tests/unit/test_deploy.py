@@ -59,6 +59,13 @@ REQUIRED_RUNTIME_PACKAGES = frozenset(
         "ghostscript",
     }
 )
+#: What a structured option read from a Secret looks like, for loading a container's settings.
+SECRET_PLACEHOLDERS = {
+    "HOSO_DATABASE__URL": "postgresql://hoso@hoso-pg-rw:5432/hoso",
+    "HOSO_AUTH__CALLERS": '{"ocr-worker": {"roles": ["ocr-worker"], "token_sha256": "'
+    + "0" * 64
+    + '"}}',
+}
 BUILD_TOOLS = frozenset({"build-essential", "gcc", "g++", "make", "pkg-config", "cmake"})
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"})
 
@@ -468,8 +475,8 @@ def _container_env(
             env[variable["name"]] = variable["value"]
         elif variable["valueFrom"].get("secretKeyRef", {}).get("optional"):
             continue  # the Secret may be absent: the option keeps its default
-        elif variable["name"] == "HOSO_DATABASE__URL":
-            env[variable["name"]] = "postgresql://hoso@hoso-pg-rw:5432/hoso"
+        elif variable["name"] in SECRET_PLACEHOLDERS:
+            env[variable["name"]] = SECRET_PLACEHOLDERS[variable["name"]]
         else:
             env[variable["name"]] = "from-a-secret"
     return {
@@ -512,6 +519,107 @@ def test_each_hoso_container_configuration_loads(overlay: tuple[str, list], tmp_
                 pytest.fail(f"{name}: {_name(obj)} would not start: {e}")
             checked += 1
     assert checked >= 5, "signing, storage, OCR API, OCR worker and the migration Job"
+
+
+def _settings_of(
+    objects: list[dict[str, Any]], deployment: str, tmp_path: Path
+) -> tuple[dict[str, Any], hoso_config.Settings]:
+    """(the container, its loaded settings) of the hoso container of ``deployment``."""
+    (obj,) = [
+        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == deployment
+    ]
+    (container,) = [c for c in _pod_spec(obj)["containers"] if _is_hoso(c)]
+    (toml_map,) = [
+        o for o in objects if o["kind"] == "ConfigMap" and "hoso.toml" in o.get("data", {})
+    ]
+    config_file = tmp_path / f"{deployment}.toml"
+    config_file.write_text(toml_map["data"]["hoso.toml"], encoding="utf-8")
+    env = _container_env(container, _env_config_map(objects), set(hoso_config.known_sections()))
+    return container, hoso_config.load_settings(config_file, env=env)
+
+
+def _secret_ref(container: dict[str, Any], variable: str) -> dict[str, Any] | None:
+    for item in container.get("env", []):
+        if item["name"] == variable:
+            return item.get("valueFrom", {}).get("secretKeyRef")
+    return None
+
+
+def _grpc_address(objects: list[dict[str, Any]], service: str) -> str:
+    (obj,) = [o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == service]
+    (port,) = [p["port"] for p in obj["spec"]["ports"] if p["name"] == "grpc"]
+    return f"{service}:{port}"
+
+
+def test_ocr_api_only_queues_and_workers_reach_storage_over_grpc(
+    overlay: tuple[str, list], tmp_path: Path
+) -> None:
+    """The OCR API OCRs nothing; workers run ``hoso ocr-worker`` against storage's Service,
+    authenticated by a token from a Secret that storage knows by its hash."""
+    name, objects = overlay
+    storage = _grpc_address(objects, "hoso-storage")
+    api, api_settings = _settings_of(objects, "hoso-ocr-api", tmp_path)
+    worker, worker_settings = _settings_of(objects, "hoso-ocr-worker", tmp_path)
+    assert api["args"] == ["serve", "ocr"]
+    assert worker["args"] == ["ocr-worker"]
+    assert api_settings.section("ocr").workers == 0, f"{name}: the OCR API must not OCR"
+    assert worker_settings.section("ocr").workers >= 1
+    for container, settings in ((api, api_settings), (worker, worker_settings)):
+        ocr = settings.section("ocr")
+        assert ocr.storage_address == storage, f"{name}: {container['name']} must call {storage}"
+        reference = _secret_ref(container, "HOSO_OCR__STORAGE_TOKEN")
+        assert reference and reference["name"] == "hoso-ocr-storage-token"
+        assert not reference.get("optional"), "without the token every archive call fails"
+        assert ocr.storage_token is not None
+    storage_container, storage_settings = _settings_of(objects, "hoso-storage", tmp_path)
+    callers = _secret_ref(storage_container, "HOSO_AUTH__CALLERS")
+    assert callers and callers["name"] == "hoso-auth-callers"
+    assert any("ocr-worker" in c.roles for c in storage_settings.auth.callers.values())
+
+
+def _egress_peers(policy: dict[str, Any]) -> set[tuple[str, int]]:
+    """(label value of the peer, port) pairs the policy allows out."""
+    peers = set()
+    for rule in policy["spec"].get("egress", []):
+        for peer in rule.get("to", []):
+            labels = peer.get("podSelector", {}).get("matchLabels", {})
+            for value in labels.values():
+                peers |= {(value, port["port"]) for port in rule.get("ports", [])}
+    return peers
+
+
+def test_ocr_worker_policy_reaches_postgres_storage_and_the_collector(
+    overlay: tuple[str, list],
+) -> None:
+    name, objects = overlay
+    (policy,) = [
+        o
+        for o in objects
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "hoso-ocr-worker"
+    ]
+    assert policy["spec"]["ingress"] == [], "nobody calls an OCR worker"
+    peers = _egress_peers(policy)
+    wanted = {("hoso-storage", HOSO_PORT), ("postgres", 5432), ("otel-collector", 4317)}
+    assert wanted <= peers, f"{name}: the worker policy lacks {wanted - peers}"
+    (worker,) = [
+        o
+        for o in objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "hoso-ocr-worker"
+    ]
+    labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert "hoso.gov.vn/needs-s3" not in labels, "workers go through storage, never to S3"
+
+
+def test_overlays_set_the_public_url_of_signing(overlay: tuple[str, list], tmp_path: Path) -> None:
+    """It is written into certificates and QR codes; the empty default would be a pod address."""
+    name, objects = overlay
+    _, settings = _settings_of(objects, "hoso-signing", tmp_path)
+    url = settings.server.public_base_url
+    assert url.startswith("https://") and "127.0.0.1" not in url, f"{name}: {url!r}"
+    overlay_file = (K8S / "overlays" / name / "kustomization.yaml").read_text(encoding="utf-8")
+    assert f"HOSO_SERVER__PUBLIC_BASE_URL={url}" in overlay_file, (
+        f"{name}: set HOSO_SERVER__PUBLIC_BASE_URL in the overlay itself"
+    )
 
 
 # --------------------------------------------------------------------- Dockerfile
