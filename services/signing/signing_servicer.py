@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Any
@@ -37,6 +38,7 @@ from hoso.signing.pades.remote import RemoteSigning
 from hoso.signing.pades.requests import fingerprint
 from hoso.signing.v1 import signing_pb2 as _pb
 from hoso.signing.v1 import trust_pb2 as _trust_pb
+from hoso.signing.web.routes import verification_url
 
 __all__ = ["SigningServicer", "header_and_chunks", "registrations"]
 
@@ -133,7 +135,7 @@ class SigningServicer:
         request = sign_request_from_options(
             header.options,
             default_level=core.default_level,
-            verification_url=core.verification_url,
+            verification_url=_public_page_of(core.verification_url, header),
         )
         if header.HasField("archive"):
             check_archive_target(header.archive, "header.archive")
@@ -422,6 +424,21 @@ class SigningServicer:
         """Complete a prepared batch with one consent; stream each signed document."""
         async for message in self.remote.complete_batch(request):
             yield message
+
+
+def _public_page_of(form_url: str, header: _pb.SignPdfHeader) -> str:
+    """Where a QR code without ``verification_url`` links: this service's public page of the
+    archived document (``/verify/{dossier}/{file}``), named by the QR's dossier code and the
+    file's name in the dossier (the archive target's, else the header's). Without a file name
+    the upload form ``form_url`` is all there is to link to.
+    """
+    filename = header.archive.filename or header.filename
+    dossier_code = header.options.qr_code.dossier_code
+    if not (filename and dossier_code):
+        return form_url
+    base = form_url.removesuffix("/verify")  # SigningCore: public_base_url + "/verify"
+    nfc = unicodedata.normalize
+    return verification_url(base, nfc("NFC", dossier_code), nfc("NFC", filename))
 
 
 def _signing_time(cms_der: bytes) -> Any:
