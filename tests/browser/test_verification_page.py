@@ -146,7 +146,7 @@ async def test_qr_link_shows_valid_and_tampered_upload_shows_modified(
             procedure_code="1.001612",
             applicant_id="001190012345",
             document_name="Giấy chứng nhận",
-            verification_url=link,
+            # no verification_url: the QR links to this service's page of the archived file
         ),
     )
     result, signed = await hoso.signing.sign_pdf(
@@ -169,7 +169,7 @@ async def test_qr_link_shows_valid_and_tampered_upload_shows_modified(
     )
 
     qr_url = _qr_link(signed, tmp_path)
-    assert qr_url.startswith(link)
+    assert qr_url.startswith(f"{link}?"), qr_url
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     await page.goto(qr_url)
     assert await page.get_attribute("html", "lang") == "vi"
