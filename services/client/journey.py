@@ -28,6 +28,7 @@ from hoso.ocr.v1 import ocr_pb2 as ocr_pb
 from hoso.signing.v1 import signing_pb2 as sign_pb
 from hoso.signing.v1 import trust_pb2 as trust_pb
 from hoso.signing.v1 import verification_pb2 as verify_pb
+from hoso.signing.web.routes import verification_url
 from hoso.storage.v1 import storage_pb2 as storage_pb
 
 __all__ = ["JourneyFailed", "JourneyInputs", "JourneyResult", "Step", "run_journey"]
@@ -213,24 +214,28 @@ async def run_journey(
         detail.update(officer=officer, agency=agency)
 
     filename = "giay-chung-nhan.pdf"
+    page_url = ""
     if inputs.verification_base_url:
-        from hoso.signing.web.routes import verification_url
-
-        result.verification_url = verification_url(
-            inputs.verification_base_url, created.dossier_code, filename
-        )
+        page_url = verification_url(inputs.verification_base_url, created.dossier_code, filename)
     async with timer.step("sign_officer", limit) as detail:
         signed_once, officer_pdf = await hoso.signing.sign_pdf(
             sign_pb.SignPdfHeader(
                 credential=officer,
                 consent=sign_pb.Consent(pin=inputs.pin),
-                options=_officer_options(created.dossier_code, result.verification_url),
+                options=_officer_options(created.dossier_code, page_url),
                 filename=filename,
             ),
             inputs.result,
         )
+        # the QR's link (also a /Link annotation over it) opens the archived file's page
+        page = page_url or verification_url("", created.dossier_code, filename)
+        links = [u for u in _link_uris(officer_pdf) if u.split("?")[0].endswith(page)]
+        _check(len(links) == 1, "sign_officer", f"no QR link to …{page} in the signed PDF")
+        result.verification_url = links[0]
         detail.update(
-            level=sign_pb.PadesLevel.Name(signed_once.level), field=signed_once.field_name
+            level=sign_pb.PadesLevel.Name(signed_once.level),
+            field=signed_once.field_name,
+            qr=links[0].split("?")[0],
         )
 
     async with timer.step("sign_agency_seal", limit) as detail:
@@ -368,6 +373,19 @@ def _seal_options() -> sign_pb.SignatureOptions:
         reason="Đóng dấu",
         location="Hà Nội",
     )
+
+
+def _link_uris(pdf: bytes) -> list[str]:
+    """The URIs of the link annotations on the PDF's pages."""
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        return [
+            str(annotation.A.URI)
+            for page in document.pages
+            for annotation in page.get("/Annots", [])
+            if annotation.get("/Subtype") == "/Link" and "/URI" in annotation.get("/A", {})
+        ]
 
 
 def _check_bag(package: bytes, digests: dict[str, str], signed_filename: str) -> list[str]:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from typing import Any
 
+import aiohttp
 import pytest
 from hoso.client import Clients
 from hoso.client.journey import JourneyInputs, run_journey
@@ -51,13 +52,14 @@ def _ocr_overrides() -> dict[str, Any]:
     return {"workers": 1, "poll_seconds": 0.2}
 
 
-async def _journey(handle: Any) -> None:
+async def _journey(handle: Any, *, verification_base_url: str = "") -> None:
     hoso = Clients(handle.channel("operator"))
     inputs = JourneyInputs(
         scan=scanned_pdf([clean_page(0), clean_page(1)]),
         dossier_code="000.00.01.H26-240315-0001",
-        verification_base_url=handle.http_url,
+        verification_base_url=verification_base_url,
         ocr_timeout=240.0,
+        step_timeout=240.0,
     )
     result = await run_journey(hoso, inputs)
     names = [step.name for step in result.steps]
@@ -76,6 +78,13 @@ async def _journey(handle: Any) -> None:
         "audit",
     ]
     assert result.verdict == "VALID"
+    # the QR code links to this server's page of the archived result, which says VALID
+    page = f"{handle.http_url}/verify/000.00.01.H26-240315-0001/giay-chung-nhan.pdf"
+    assert result.verification_url.startswith(f"{page}?"), result.verification_url
+    async with aiohttp.ClientSession() as http, http.get(result.verification_url) as response:
+        assert response.status == 200
+        html = await response.text()
+    assert 'data-verdict="VALID"' in html and "Lê Thị Ánh Tuyết" in html
     assert any("Lê Thị Ánh Tuyết" in name for name in result.signer_names)
     # the rendition is a derived file of the scan, stored next to the untouched original
     renditions = await hoso.archive.list_renditions(result.scan_version)
@@ -118,7 +127,7 @@ async def test_journey_on_postgresql_and_ceph(
     handle = await _start(
         start_server, {"storage": storage, "ocr": _ocr_overrides()}, database_url=postgres_url
     )
-    await _journey(handle)
+    await _journey(handle, verification_base_url=handle.http_url)  # named explicitly here
 
 
 def test_demo_reports_an_unreachable_server_as_json_and_fails() -> None:
