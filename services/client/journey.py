@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
 from hoso.client import Clients, samples
 from hoso.client.ocr import TERMINAL_STATES
 from hoso.ocr.v1 import ocr_pb2 as ocr_pb
@@ -130,8 +131,29 @@ def _check(ok: bool, step: str, message: str) -> None:
 
 
 async def _credential(hoso: Clients, profile: int, name: str, organization: str, pin: str) -> str:
+    """A new credential (behind ``pin``) for the signer's certificate.
+
+    A person or an agency holds one live certificate per profile: the first journey issues it,
+    later ones (another demo run, concurrent journeys of the benchmark) bind a credential of
+    their own to the same certificate.
+    """
     subject = trust_pb.DistinguishedName(common_name=name, organization=organization)
-    certificate = await hoso.trust.issue_certificate(subject, profile)
+    try:
+        certificate = await hoso.trust.issue_certificate(subject, profile)
+    except grpc.aio.AioRpcError as e:
+        if e.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+        live = [
+            c
+            for c in await hoso.trust.list_certificates(
+                profile=profile,  # type: ignore[arg-type]
+                state=trust_pb.CERTIFICATE_STATE_ACTIVE,
+                subject_contains=name,
+            )
+            if c.subject.common_name == name and c.subject.organization == organization
+        ]
+        _check(bool(live), "credentials", f"{name}: {e.details()} but none is listed")
+        certificate = live[0]
     credential = await hoso.trust.create_credential(
         certificate.name, owner=name, pin=pin, description=f"{name} ({organization})"
     )

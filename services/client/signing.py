@@ -170,6 +170,25 @@ class TrustClient:
         )
         return (await self._stub.IssueCertificate(request)).certificate
 
+    async def list_certificates(
+        self,
+        *,
+        profile: _trust_pb.CertificateProfile.ValueType = _trust_pb.CERTIFICATE_PROFILE_UNSPECIFIED,
+        state: _trust_pb.CertificateState.ValueType = _trust_pb.CERTIFICATE_STATE_UNSPECIFIED,
+        subject_contains: str = "",
+    ) -> list[_trust_pb.Certificate]:
+        """Every certificate matching the filters (all pages), newest first."""
+        request = _trust_pb.ListCertificatesRequest(
+            profile=profile, state=state, subject_contains=subject_contains, page_size=500
+        )
+        out: list[_trust_pb.Certificate] = []
+        while True:
+            response = await self._stub.ListCertificates(request)
+            out.extend(response.certificates)
+            if not response.next_page_token:
+                return out
+            request.page_token = response.next_page_token
+
     async def create_credential(
         self,
         certificate: str,

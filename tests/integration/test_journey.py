@@ -29,6 +29,21 @@ JOURNEY_SERVICES = (
     "hoso.ocr.v1.OcrService",
 )
 
+EXPECTED_STEPS = [
+    "create_dossier",
+    "upload_scan",
+    "ocr",
+    "search",
+    "credentials",
+    "sign_officer",
+    "sign_agency_seal",
+    "archive_result",
+    "verify",
+    "fixity",
+    "export",
+    "audit",
+]
+
 
 def require_journey_services() -> None:
     """Skip (naming what is missing) until every service of the journey can be served."""
@@ -62,21 +77,7 @@ async def _journey(handle: Any, *, verification_base_url: str = "") -> None:
         step_timeout=240.0,
     )
     result = await run_journey(hoso, inputs)
-    names = [step.name for step in result.steps]
-    assert names == [
-        "create_dossier",
-        "upload_scan",
-        "ocr",
-        "search",
-        "credentials",
-        "sign_officer",
-        "sign_agency_seal",
-        "archive_result",
-        "verify",
-        "fixity",
-        "export",
-        "audit",
-    ]
+    assert [step.name for step in result.steps] == EXPECTED_STEPS
     assert result.verdict == "VALID"
     # the QR code links to this server's page of the archived result, which says VALID
     page = f"{handle.http_url}/verify/000.00.01.H26-240315-0001/giay-chung-nhan.pdf"
@@ -128,6 +129,53 @@ async def test_journey_on_postgresql_and_ceph(
         start_server, {"storage": storage, "ocr": _ocr_overrides()}, database_url=postgres_url
     )
     await _journey(handle, verification_base_url=handle.http_url)  # named explicitly here
+
+
+async def _demo(handle: Any) -> tuple[int, dict[str, Any]]:
+    """``hoso demo --json`` in a subprocess against ``handle`` (whose loop keeps serving)."""
+    import asyncio
+    import os
+
+    from tests.fixtures.grpc_server import TOKENS
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hoso.cli",
+        "demo",
+        "--json",
+        "--address",
+        handle.address,
+        "--ocr-timeout",
+        "240",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "HOSO_CLIENT_TOKEN": TOKENS["operator"]},
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=480)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert stdout, stderr.decode()[-2000:]
+    return process.returncode or 0, json.loads(stdout)
+
+
+@pytest.mark.asyncio
+async def test_demo_runs_every_step_and_again_on_the_same_server(start_server, sqlite_url) -> None:
+    require_journey_services()
+    handle = await _start(start_server, {"ocr": _ocr_overrides()}, database_url=sqlite_url)
+    first_code, first = await _demo(handle)
+    assert first_code == 0 and first["ok"] is True, first
+    assert [step["name"] for step in first["steps"]] == EXPECTED_STEPS
+    assert first["verdict"] == "VALID"
+    assert first["verification_url"].startswith(f"{handle.http_url}/verify/")
+    # a second run reuses the officer's and the agency's live certificates
+    second_code, second = await _demo(handle)
+    assert second_code == 0 and second["ok"] is True, second
+    assert second["dossier"] != first["dossier"]
+    assert second["verdict"] == "VALID"
 
 
 def test_demo_reports_an_unreachable_server_as_json_and_fails() -> None:
