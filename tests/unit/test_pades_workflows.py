@@ -207,7 +207,7 @@ async def test_copy_stamp_text_block_top_right_with_vietnamese_font(
     )
     reader = PdfFileReader(io.BytesIO(signed))
     field = reader.root["/AcroForm"]["/Fields"][0].get_object()
-    x1, y1, x2, y2 = (float(v) for v in field["/Rect"])
+    _x1, _y1, x2, y2 = (float(v) for v in field["/Rect"])
     assert x2 > 500 and y2 > 780  # top right of an A4 page
     assert "LiberationSerif" in _fonts(signed) or "DejaVuSerif" in _fonts(signed)
     (status,) = await _statuses(signed, throwaway_pki)
