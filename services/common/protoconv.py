@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 from google.protobuf import timestamp_pb2
 
 __all__ = ["from_timestamp", "to_timestamp"]
 
 
+@overload
+def to_timestamp(value: datetime) -> timestamp_pb2.Timestamp: ...
+@overload
+def to_timestamp(value: None) -> None: ...
+@overload
+def to_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None: ...
 def to_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     """A ``Timestamp`` for an aware datetime (``None`` stays ``None``)."""
     if value is None:

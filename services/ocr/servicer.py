@@ -346,7 +346,8 @@ class OcrService(_pb_grpc.OcrServiceServicer):
         position = decode_token(request.page_token)
         offset = 0
         if position is not None:
-            offset = position.get("o") if isinstance(position.get("o"), int) else -1
+            raw_offset = position.get("o")
+            offset = raw_offset if isinstance(raw_offset, int) else -1
             if offset < 0 or offset > 100_000:
                 raise InvalidArgument(
                     "page_token is not one this server issued", field="page_token"
