@@ -85,10 +85,17 @@ async def append_event(
     now: datetime | None = None,
 ) -> AuditEvent:
     """Append an event in the caller's transaction (it commits or rolls back with it)."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    if dialect == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
         )
+    elif dialect == "sqlite":
+        # The sqlite3 driver opens a transaction only at the first write, so the SELECT below
+        # would read outside it and two appenders could take the same sequence (UNIQUE fails
+        # under concurrent signing). An UPDATE that changes nothing takes SQLite's write lock
+        # first, which serialises appenders as the advisory lock does on PostgreSQL.
+        await session.execute(text("UPDATE common_audit_events SET sequence = sequence WHERE 0"))
     last = (
         await session.execute(
             select(AuditEvent.sequence, AuditEvent.digest)
