@@ -5,7 +5,7 @@ Runs on the embedded default (SQLite + local store) and, when reachable, on the 
 /var/tmp/hoso-ceph/s3.env). The baseline, measured in the same run, is one journey alone:
 the ratio says how much concurrency buys.
 
-    .venv/bin/python bench/bench_journey.py [--journeys 4] [--skip-server-mode]
+    .venv/bin/python bench/bench_journey.py [--journeys 4] [--concurrency 2] [--skip-server-mode]
 
 Human lines first, then one line of JSON.
 """
@@ -38,7 +38,9 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-async def _run(overrides: dict[str, dict[str, Any]], journeys: int) -> dict[str, Any]:
+async def _run(
+    overrides: dict[str, dict[str, Any]], journeys: int, concurrency: int
+) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="hoso-bench-"))
     base: dict[str, dict[str, Any]] = {
         "server": {"port": 0, "http_port": 0, "data_dir": str(data), "grace_seconds": 1.0},
@@ -63,8 +65,14 @@ async def _run(overrides: dict[str, dict[str, Any]], journeys: int) -> dict[str,
         await run_journey(hoso, inputs())
         alone_seconds = time.perf_counter() - started
 
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one() -> Any:
+            async with gate:
+                return await run_journey(hoso, inputs())
+
         started = time.perf_counter()
-        results = await asyncio.gather(*(run_journey(hoso, inputs()) for _ in range(journeys)))
+        results = await asyncio.gather(*(one() for _ in range(journeys)))
         elapsed = time.perf_counter() - started
     finally:
         await channel.close()
@@ -75,6 +83,7 @@ async def _run(overrides: dict[str, dict[str, Any]], journeys: int) -> dict[str,
             steps.setdefault(step.name, []).append(step.seconds)
     return {
         "journeys": journeys,
+        "concurrency": concurrency,
         "seconds": round(elapsed, 3),
         "dossiers_per_minute": round(60 * journeys / elapsed, 2),
         "baseline_single_journey_seconds": round(alone_seconds, 3),
@@ -134,11 +143,12 @@ def _server_mode() -> dict[str, dict[str, Any]] | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--journeys", type=int, default=4, help="concurrent journeys")
+    parser.add_argument("--journeys", type=int, default=4, help="journeys to run")
+    parser.add_argument("--concurrency", type=int, default=2, help="journeys in flight at once")
     parser.add_argument("--skip-server-mode", action="store_true")
     args = parser.parse_args()
     figures: dict[str, Any] = {"bench": "journey"}
-    figures["embedded"] = asyncio.run(_run({}, args.journeys))
+    figures["embedded"] = asyncio.run(_run({}, args.journeys, args.concurrency))
     print(
         f"embedded: {figures['embedded']['dossiers_per_minute']} dossiers/min "
         f"({figures['embedded']['ratio_vs_single']}x one alone)"
@@ -147,7 +157,7 @@ def main() -> None:
         print(f"  p95 {name:<18} {ms:9.1f} ms")
     server = None if args.skip_server_mode else _server_mode()
     if server is not None:
-        figures["server_mode"] = asyncio.run(_run(server, args.journeys))
+        figures["server_mode"] = asyncio.run(_run(server, args.journeys, args.concurrency))
         print(f"postgresql+ceph: {figures['server_mode']['dossiers_per_minute']} dossiers/min")
         for name, ms in figures["server_mode"]["p95_step_ms"].items():
             print(f"  p95 {name:<18} {ms:9.1f} ms")
