@@ -16,19 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hoso.ocr.index._common import filter_clauses
+from hoso.ocr.index._common import SqlTextIndex, capped_count, filter_clauses, tier_window
 from hoso.ocr.index.api import (
     IndexedPage,
     ParsedQuery,
     SearchFilters,
-    SearchHit,
     SearchResults,
-    TextIndex,
-    make_snippet,
-    matches_exactly,
     words_of,
 )
-from hoso.ocr.index.rows import delete_pages, upsert_page_rows
+from hoso.ocr.index.rows import upsert_page_rows
 from hoso.ocr.text import fold
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,7 +41,7 @@ def match_expression(column: str, groups: tuple[tuple[str, ...], ...]) -> str:
     return f"{{{column}}} : ({phrases})"
 
 
-class SqliteTextIndex(TextIndex):
+class SqliteTextIndex(SqlTextIndex):
     """FTS5 index in the catalog's SQLite database.
 
     Args:
@@ -57,8 +53,7 @@ class SqliteTextIndex(TextIndex):
     INSERT_SQL = "INSERT INTO ocr_page_fts(rowid, exact, folded) VALUES (:id, :e, :f)"
     """How one page's words enter the index (the benchmark bulk-loads with it too)."""
 
-    def __init__(self, candidates: int = 1000) -> None:
-        self.candidates = candidates
+    FTS_ID = "rowid"
 
     async def upsert(self, session: AsyncSession, pages: Sequence[IndexedPage]) -> None:
         ids = await upsert_page_rows(session, pages)
@@ -72,20 +67,6 @@ class SqliteTextIndex(TextIndex):
                 {"id": page_id, "e": " ".join(words), "f": " ".join(fold(w) for w in words)},
             )
 
-    async def delete_file(self, session: AsyncSession, file_version: str) -> None:
-        await session.execute(
-            text(
-                "DELETE FROM ocr_page_fts WHERE rowid IN "
-                "(SELECT id FROM ocr_index_pages WHERE file_version = :v)"
-            ),
-            {"v": file_version},
-        )
-        await delete_pages(session, file_version)
-
-    async def clear(self, session: AsyncSession) -> None:
-        await session.execute(text("DELETE FROM ocr_page_fts"))
-        await session.execute(text("DELETE FROM ocr_index_pages"))
-
     async def search(
         self,
         session: AsyncSession,
@@ -96,8 +77,7 @@ class SqliteTextIndex(TextIndex):
         offset: int,
     ) -> SearchResults:
         where, params = filter_clauses(filters)
-        need = offset + limit
-        params |= {"folded": match_expression("folded", query.folded), "need": need}
+        params |= {"folded": match_expression("folded", query.folded), "need": offset + limit}
         if not where:
             source, newest = "ocr_page_fts", "ocr_page_fts.rowid"
         elif await self._filter_is_selective(session, where, params):
@@ -115,62 +95,22 @@ class SqliteTextIndex(TextIndex):
                 f"ORDER BY {newest} DESC LIMIT :need"
             )
 
-        # Two tiers, each newest first: pages with the query's exact diacritics, then the
-        # other folded matches. Each tier reads at most offset + limit matches: if fewer
-        # exact pages exist, the exact list is complete and can be subtracted from the
-        # folded one; if not, the folded tier is not shown on this page at all.
         tiered = query.exact != query.folded
         if tiered:
             params["exact"] = match_expression("exact", query.exact)
-            window = (
-                f"WITH e AS ({newest_matches('exact')}), f AS ({newest_matches('folded')}) "
-                "SELECT id, 2 AS tier FROM e UNION ALL "
-                "SELECT id, 1 FROM f WHERE id NOT IN (SELECT id FROM e)"
-            )
-        else:
-            window = f"SELECT id, 1 AS tier FROM ({newest_matches('folded')})"
-        # The count runs only when the window did not already see every folded match.
-        count = (
-            f"(SELECT CASE WHEN (SELECT count(*) FROM ({newest_matches('folded')})) < :need "
-            f"THEN -1 ELSE (SELECT count(*) FROM (SELECT 1 FROM {source} WHERE ocr_page_fts "
-            f"MATCH :folded{where} LIMIT :candidates)) END)"
-        )
         await self._tune_connection(session)
-        rows = (
-            await session.execute(
-                text(
-                    f"SELECT c.id, c.tier, p.file_version, p.page, p.dossier, "
-                    f"CASE WHEN c.rank BETWEEN :offset AND :last THEN p.text END, {count} FROM "
-                    f"(SELECT id, tier, row_number() OVER (ORDER BY tier DESC, id DESC) - 1 "
-                    f"AS rank FROM ({window})) c JOIN ocr_index_pages p ON p.id = c.id "
-                    "ORDER BY c.rank"
-                ),
-                params | {"offset": offset, "last": need - 1, "candidates": self.candidates},
-            )
-        ).all()
-        hits = []
-        for rank, (_, tier, version, page, dossier, page_text, _) in enumerate(rows):
-            if page_text is None:
-                continue
-            snippet, marks = make_snippet(page_text, query)
-            hits.append(
-                SearchHit(
-                    file_version=version,
-                    page=page,
-                    # Higher is better, as in the PostgreSQL backend: tier first, then recency.
-                    score=float(tier) + 1.0 / (rank + 2),
-                    snippet=snippet,
-                    highlights=marks,
-                    exact=tier == 2 if tiered else matches_exactly(page_text, query),
-                    dossier=dossier,
-                )
-            )
-        counted = int(rows[0][-1]) if rows else -1
-        if counted < 0:
-            # Every folded match was read (exact pages are folded matches too): an exact count.
-            return SearchResults(hits=tuple(hits), total=len({row[0] for row in rows}))
-        return SearchResults(
-            hits=tuple(hits), total=counted, total_is_lower_bound=counted >= self.candidates
+        return await self._ranked(
+            session,
+            query,
+            params,
+            window=tier_window(newest_matches, tiered),
+            count=capped_count(
+                newest_matches("folded"),
+                f"SELECT 1 FROM {source} WHERE ocr_page_fts MATCH :folded{where}",
+            ),
+            tiered=tiered,
+            limit=limit,
+            offset=offset,
         )
 
     @staticmethod
