@@ -17,6 +17,7 @@ from hoso.common.paging import decode_token, encode_token, page_size
 from hoso.common.protoconv import to_timestamp
 from hoso.signing.keystore.api import KeyAlgorithm
 from hoso.signing.models import SigningCertificate, SigningCredential
+from hoso.signing.trust.authority import Authority
 from hoso.signing.trust.names import SubjectName, name_to_subject
 from hoso.signing.trust.profiles import Profile
 from hoso.signing.v1 import trust_pb2 as _pb
@@ -153,9 +154,8 @@ class TrustServicer(_pb_grpc.TrustServiceServicer):
     async def _chain_pem(self) -> str:
         return (await self.services.authority()).chain_pem()
 
-    async def GetCertificateAuthority(self, request: Any, context: Any) -> Any:
-        authority = await self.services.authority()
-        urls = self.services.pki_urls
+    async def _authority_messages(self, authority: Authority) -> tuple[Any, Any]:
+        """The Certificate messages of the authority's root and issuing certificates."""
         async with self.services.sessions() as session:
             root = await self.services.get(
                 session, format(authority.root.certificate.serial_number, "x")
@@ -163,9 +163,15 @@ class TrustServicer(_pb_grpc.TrustServiceServicer):
             issuing = await self.services.get(
                 session, format(authority.issuing.certificate.serial_number, "x")
             )
+        return certificate_message(root), certificate_message(issuing)
+
+    async def GetCertificateAuthority(self, request: Any, context: Any) -> Any:
+        authority = await self.services.authority()
+        urls = self.services.pki_urls
+        root, issuing = await self._authority_messages(authority)
         return _pb.GetCertificateAuthorityResponse(
-            root_certificate=certificate_message(root),
-            issuing_certificate=certificate_message(issuing),
+            root_certificate=root,
+            issuing_certificate=issuing,
             chain_pem=authority.chain_pem(),
             crl_urls=[urls["crl"]],
             ocsp_urls=[urls["ocsp"]],
@@ -182,16 +188,9 @@ class TrustServicer(_pb_grpc.TrustServiceServicer):
             key_id=request.key_id,
             replace=request.replace,
         )
-        async with self.services.sessions() as session:
-            root = await self.services.get(
-                session, format(authority.root.certificate.serial_number, "x")
-            )
-            issuing = await self.services.get(
-                session, format(authority.issuing.certificate.serial_number, "x")
-            )
+        root, issuing = await self._authority_messages(authority)
         return _pb.ImportCertificateAuthorityResponse(
-            root_certificate=certificate_message(root),
-            issuing_certificate=certificate_message(issuing),
+            root_certificate=root, issuing_certificate=issuing
         )
 
     async def IssueCertificate(self, request: Any, context: Any) -> Any:
