@@ -5,8 +5,8 @@
   signature image on its left;
 * attachments and electronic copies: no image, a text block at the top right of page 1 with
   the document number, the copy type and the signing time (ISO 8601, +07:00) set in Times New
-  Roman 10 — here Liberation Serif, metric-compatible with Times New Roman and complete for
-  Vietnamese, embedded as a subset (DejaVu Serif when Liberation is missing).
+  Roman 10 — here DejaVu Serif, embedded as a subset: Debian's Liberation Serif (the
+  metric-compatible Times stand-in) lacks the stacked Vietnamese accents (ờ, ệ, Ủ…).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from hoso.common.errors import InvalidArgument
+from hoso.signing.pades.fonts import UnicodeFontFactory
+from hoso.signing.pades.official_stamp import OfficialStampStyle, title_lines
 from PIL import Image, UnidentifiedImageError
 from pyhanko.pdf_utils import layout
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import BaseStampStyle, StaticStampStyle, TextStampStyle
@@ -38,7 +39,6 @@ __all__ = [
 
 VIETNAM_TZ = dt.timezone(dt.timedelta(hours=7), "+07:00")
 _FONT_CANDIDATES = (
-    Path("/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf"),
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"),
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
 )
@@ -65,6 +65,10 @@ class Appearance:
         document_number: the document's number and symbol (``COPY_TEXT``), e.g. ``12/QĐ-UBND``.
         copy_type: e.g. ``Bản sao điện tử`` (``COPY_TEXT``).
         seal_diameter_mm: the seal's real diameter; the seal is drawn at this size.
+        title: the signer's title (chức vụ) drawn above the signature image
+            (``SIGNATURE_IMAGE``); a newline or `` / `` breaks it into lines.
+        signer_name: the name drawn below the signature image (``SIGNATURE_IMAGE``); the
+            engine fills in the certificate's common name when it is empty.
     """
 
     kind: AppearanceKind = AppearanceKind.INVISIBLE
@@ -72,6 +76,8 @@ class Appearance:
     document_number: str | None = None
     copy_type: str | None = None
     seal_diameter_mm: float = 36.0
+    title: str | None = None
+    signer_name: str | None = None
 
     @property
     def visible(self) -> bool:
@@ -80,16 +86,16 @@ class Appearance:
 
 @lru_cache(maxsize=1)
 def serif_font_path() -> str:
-    """The Times-compatible Unicode font to embed (Liberation Serif, else DejaVu)."""
+    """The Unicode serif to embed for Vietnamese text (DejaVu Serif, else DejaVu Sans)."""
     for candidate in _FONT_CANDIDATES:
         if candidate.exists():
             return str(candidate)
-    raise FileNotFoundError("no Unicode serif font found; install fonts-liberation")
+    raise FileNotFoundError("no Unicode serif font found; install fonts-dejavu-core")
 
 
 def _load_png(data: bytes, field: str) -> Image.Image:
     try:
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
         if image.width * image.height > _MAX_IMAGE_PIXELS:
             raise InvalidArgument(
                 f"{field} is too large ({image.width}×{image.height})", field=field
@@ -124,7 +130,7 @@ def stamp_style(appearance: Appearance, signing_time: dt.datetime) -> BaseStampS
         return TextStampStyle(
             stamp_text=text,
             text_box_style=TextBoxStyle(
-                font=GlyphAccumulatorFactory(serif_font_path(), font_size=10), font_size=10
+                font=UnicodeFontFactory(serif_font_path(), font_size=10), font_size=10
             ),
             border_width=0,
             inner_content_layout=layout.SimpleBoxLayoutRule(
@@ -136,6 +142,12 @@ def stamp_style(appearance: Appearance, signing_time: dt.datetime) -> BaseStampS
     if appearance.image_png is None:
         raise InvalidArgument(f"appearance {kind.value} needs an image", field="appearance.image")
     image = _load_png(appearance.image_png, "appearance.image")
+    if kind is AppearanceKind.SIGNATURE_IMAGE:
+        return OfficialStampStyle(
+            image=PdfImage(image),
+            title=tuple(title_lines(appearance.title or "")),
+            signer_name=unicodedata.normalize("NFC", appearance.signer_name or "").strip(),
+        )
     return StaticStampStyle(
         background=PdfImage(image),
         border_width=0,

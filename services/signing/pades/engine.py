@@ -7,6 +7,7 @@ size-estimation token is cached after the first use) and the offline validation 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import time
@@ -234,7 +235,7 @@ class PadesEngine:
         reader = open_pdf(document.file)
         certify = docmdp_permission(request.certify)
         placement = request.placement
-        appearance = request.appearance
+        appearance = _with_signer_name(request.appearance, credential.certificate)
         if appearance.kind is AppearanceKind.COPY_TEXT and placement is None:
             placement = _top_right_of_first_page(reader)
         if appearance.visible and placement is None and not request.field_name:
@@ -402,6 +403,14 @@ def _reserved_size(output: IO[bytes], field_name: str) -> int:
             return size
     output.seek(0)
     raise InvalidArgument(f"signature {field_name!r} not found after signing")
+
+
+def _with_signer_name(appearance: Appearance, certificate: x509.Certificate) -> Appearance:
+    """An official's appearance names the signer: the certificate's common name by default."""
+    if appearance.kind is not AppearanceKind.SIGNATURE_IMAGE or appearance.signer_name:
+        return appearance
+    common_name = certificate.subject.native.get("common_name") or ""
+    return dataclasses.replace(appearance, signer_name=unicodedata.normalize("NFC", common_name))
 
 
 def _nfc(text: str | None) -> str | None:

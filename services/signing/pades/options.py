@@ -177,6 +177,8 @@ def _appearance(options: _pb.SignatureOptions, path: str) -> Appearance:
         document_number=_nfc(source.document_number),
         copy_type=_nfc(source.copy_type),
         seal_diameter_mm=source.seal_diameter_mm or 36.0,
+        title=_nfc(source.title),
+        signer_name=_nfc(source.signer_name),
     )
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 from hoso.common.errors import InvalidArgument
 from hoso.signing.pades.appearance import serif_font_path
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from hoso.signing.pades.fonts import UnicodeFontFactory
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import QRStamp, QRStampStyle
@@ -77,7 +77,7 @@ def apply_qr(writer: BasePdfFileWriter, payload: QrPayload, page_count: int) -> 
     style = QRStampStyle(
         stamp_text=caption,
         text_box_style=TextBoxStyle(
-            font=GlyphAccumulatorFactory(serif_font_path(), font_size=8), font_size=8
+            font=UnicodeFontFactory(serif_font_path(), font_size=8), font_size=8
         ),
         border_width=0,
         qr_inner_size=int(payload.size),
