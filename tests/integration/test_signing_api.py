@@ -475,3 +475,37 @@ async def test_extend_signature(signing_server: SigningServer) -> None:
     assert low.code() == grpc.StatusCode.INVALID_ARGUMENT
     unsigned = await rpc_error(_extend(signing_server, make_pdf(), pb.PADES_LEVEL_B_LT))
     assert unsigned.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _signature_tst_gen_time(signed: bytes, index: int = 0):  # type: ignore[no-untyped-def]
+    """genTime of a signature's time-stamp token, read with pyHanko/asn1crypto."""
+    signature = PdfFileReader(io.BytesIO(signed)).embedded_regular_signatures[index]
+    for attr in signature.signer_info["unsigned_attrs"] or []:
+        if attr["type"].native == "signature_time_stamp_token":
+            token = attr["values"][0]
+            return token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
+    return None
+
+
+@pytest.mark.parametrize("level", [pb.PADES_LEVEL_B_T, pb.PADES_LEVEL_B_LT, pb.PADES_LEVEL_B_LTA])
+async def test_signing_time_is_the_time_stamp_gen_time(
+    signing_server: SigningServer, level: int
+) -> None:
+    from hoso.common.protoconv import from_timestamp
+
+    result, signed = await sign(signing_server, make_pdf(), level=level)
+    gen_time = _signature_tst_gen_time(signed)
+    assert gen_time is not None
+    assert from_timestamp(result.signing_time) == gen_time
+
+
+async def test_b_b_signing_time_is_the_server_clock(signing_server: SigningServer) -> None:
+    import datetime as dt
+
+    from hoso.common.protoconv import from_timestamp
+
+    before = dt.datetime.now(dt.UTC)
+    result, signed = await sign(signing_server, make_pdf(), level=pb.PADES_LEVEL_B_B)
+    after = dt.datetime.now(dt.UTC)
+    assert _signature_tst_gen_time(signed) is None
+    assert before <= from_timestamp(result.signing_time) <= after

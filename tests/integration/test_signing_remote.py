@@ -12,13 +12,14 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 from hoso.client.streams import drain, header_then_chunks
+from hoso.common.protoconv import from_timestamp
 from hoso.signing.v1 import signing_pb2 as pb
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from tests.fixtures.pades import PIN, SigningServer, ThrowawayPki, _asn1, make_pdf
-from tests.integration.test_signing_api import assert_valid, rpc_error
+from tests.integration.test_signing_api import _signature_tst_gen_time, assert_valid, rpc_error
 
 pytestmark = pytest.mark.asyncio
 
@@ -60,6 +61,7 @@ async def test_prepare_then_complete_with_a_sad(signing_server: SigningServer, l
     assert result.level == level
     assert result.sha256 == hashlib.sha256(signed).hexdigest()
     assert result.input_sha256 == hashlib.sha256(data).hexdigest()
+    assert from_timestamp(result.signing_time) == _signature_tst_gen_time(signed)
     await assert_valid(signing_server, signed)
     assert ("/DSS" in PdfFileReader(io.BytesIO(signed)).root) == (level == pb.PADES_LEVEL_B_LT)
     again = await rpc_error(

@@ -14,7 +14,7 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from asn1crypto import ocsp, x509
 from hoso.common.errors import FailedPrecondition, HosoError, InvalidArgument, Unavailable
@@ -49,6 +49,7 @@ __all__ = [
     "SignResult",
     "SigningSetup",
     "check_certificate_usable",
+    "token_gen_time",
     "translate_signing_errors",
 ]
 
@@ -98,7 +99,8 @@ class SignResult:
         signature_sha256: SHA-256 of the raw signature value made by the key.
         output_sha256: SHA-256 of the signed document.
         output_size: size of the signed document in bytes.
-        signing_time: when the signature was made (UTC).
+        signing_time: when the signature was made (UTC): the signature time-stamp's genTime
+            for B-T and above, the server's clock for B-B.
     """
 
     field_name: str
@@ -122,6 +124,33 @@ class _RecordingSigner(KeyHandleSigner):
         if not dry_run:
             self.last_signature = value
         return value
+
+
+class _GenTimeRecorder:
+    """One signature's view of the shared time-stamper: keeps the first token's genTime.
+
+    The first token pyHanko asks for is the signature time-stamp (a B-LTA document
+    time-stamp comes later), so its genTime is the signing time a B-T+ result reports.
+    Everything else, including the cached size-estimation token, is the shared stamper's.
+    """
+
+    def __init__(self, inner: FallbackTimeStamper) -> None:
+        self._inner = inner
+        self.gen_time: dt.datetime | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> Any:
+        token = await self._inner.async_timestamp(message_digest, md_algorithm)
+        if self.gen_time is None:
+            self.gen_time = token_gen_time(token)
+        return token
+
+
+def token_gen_time(token: Any) -> dt.datetime:
+    """The genTime of an RFC 3161 time-stamp token (a CMS ``ContentInfo``)."""
+    return token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
 
 
 def check_certificate_usable(cert: x509.Certificate, now: dt.datetime) -> None:
@@ -210,8 +239,13 @@ class PadesEngine:
             )
         if reserved is None:
             self._reserved[size_key] = _reserved_size(output, setup.field_name)
+        signing_time = setup.now
+        if request.level.needs_timestamp:
+            # B-T and above: the time a validator trusts is the time-stamp's, not our clock
+            assert setup.timestamper is not None and setup.timestamper.gen_time is not None
+            signing_time = setup.timestamper.gen_time
         return _result(
-            setup.field_name, request.level, document, signer.last_signature, output, setup.now
+            setup.field_name, request.level, document, signer.last_signature, output, signing_time
         )
 
     async def setup(
@@ -295,14 +329,15 @@ class PadesEngine:
             use_pades_lta=embed and request.level.needs_archive_timestamp,
             validation_context=context if (validate_signer or embed) else None,
         )
+        recorder = _GenTimeRecorder(self.timestamper) if request.level.needs_timestamp else None
         pdf_signer = signers.PdfSigner(
             meta,
             signer=signer,
-            timestamper=self.timestamper if request.level.needs_timestamp else None,
+            timestamper=recorder,  # type: ignore[arg-type]
             stamp_style=stamp_style(appearance, now),
             new_field_spec=new_field,
         )
-        return SigningSetup(pdf_signer, writer, field_name, creates_field, now)
+        return SigningSetup(pdf_signer, writer, field_name, creates_field, now, recorder)
 
     async def _validation_context(
         self, credential: SigningCredential, digest_algorithm: str
@@ -365,6 +400,7 @@ class SigningSetup:
     field_name: str
     creates_field: bool
     now: dt.datetime
+    timestamper: _GenTimeRecorder | None = None
 
 
 @contextlib.contextmanager

@@ -273,7 +273,7 @@ class RemoteSigning:
             check_signature_value(certificate, prepared, signature_value, field)
         output = self.core.new_output("")
         try:
-            await complete(
+            stamped_at = await complete(
                 self.core.engine,
                 self._file(row.prepared_id),
                 prepared,
@@ -309,7 +309,8 @@ class RemoteSigning:
         result = _pb.SignPdfResult(
             signature_digest=signature_sha256.hex(),
             level=LEVEL_TO_PROTO[level],  # type: ignore[arg-type]
-            signing_time=to_timestamp(_now()),
+            # the time-stamp's genTime at B-T and above; our clock only for B-B
+            signing_time=to_timestamp(stamped_at or _now()),
             certificate_serial_hex=format(certificate.serial_number, "x"),
             field_name=row.field_name,
             size_bytes=size,

@@ -13,6 +13,7 @@ data is then added like ``ExtendSignature`` does.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tempfile
 from dataclasses import dataclass
@@ -25,7 +26,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from hoso.common.errors import InvalidArgument
 from hoso.signing.keystore.api import signature_algorithm_for, verify_signature
-from hoso.signing.pades.engine import PadesEngine, SignRequest, translate_signing_errors
+from hoso.signing.pades.engine import (
+    PadesEngine,
+    SignRequest,
+    token_gen_time,
+    translate_signing_errors,
+)
 from hoso.signing.pades.extend import extend_signatures
 from hoso.signing.pades.inputs import SpooledDocument
 from hoso.signing.pades.levels import SignatureLevel
@@ -43,6 +49,7 @@ __all__ = [
     "complete",
     "load_certificate",
     "prepare",
+    "signature_timestamp_time",
 ]
 
 
@@ -230,10 +237,11 @@ async def complete(
     signature_value: bytes | None = None,
     cms_object: cms.ContentInfo | None = None,
     output: IO[bytes],
-) -> None:
+) -> dt.datetime | None:
     """Embed the signature into the prepared file and write the signed PDF to ``output``.
 
-    Give either a verified ``signature_value`` or a checked ``cms_object``.
+    Give either a verified ``signature_value`` or a checked ``cms_object``. Returns the
+    genTime of the signature's time-stamp (``None`` when the CMS carries none, as at B-B).
     """
     if cms_object is None:
         assert signature_value is not None
@@ -264,3 +272,13 @@ async def complete(
             while chunk := file.read(1024 * 1024):
                 output.write(chunk)
     output.seek(0)
+    return signature_timestamp_time(cms_object)
+
+
+def signature_timestamp_time(content: cms.ContentInfo) -> dt.datetime | None:
+    """The genTime of a CMS signature's signature-time-stamp-token, if it has one."""
+    signer_info = content["content"]["signer_infos"][0]
+    for attr in signer_info["unsigned_attrs"] or []:
+        if attr["type"].native == "signature_time_stamp_token":
+            return token_gen_time(attr["values"][0])
+    return None
