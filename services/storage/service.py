@@ -1,7 +1,8 @@
 """Use cases of the archive. The service owns transactions; the servicer only translates.
 
-Ingest lives in :mod:`hoso.storage.ingest`, audits and exports in their own modules; this
-module holds dossiers, reads, retention, legal holds and deletion.
+Ingest lives in :mod:`hoso.storage.ingest`, audits and exports in their own modules, deletion,
+retention and legal holds in :mod:`hoso.storage.lifecycle`, opening the store at start in
+:mod:`hoso.storage.startup`; this module holds dossiers, reads and events.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import Any
 from hoso.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from hoso.storage import events
 from hoso.storage.errors import OutOfRange, UnknownDossier, UnknownFile
-from hoso.storage.models import Dossier, FileVersion
+from hoso.storage.lifecycle import LifecycleCases
+from hoso.storage.models import Dossier
 from hoso.storage.names import VersionRef, parse_file_name, search_text
 from hoso.storage.objectstore.api import Capabilities, ObjectStore
 from hoso.storage.repository import DossierFilter, Row, StorageRepository
-from hoso.storage.retention import RANK, guard_delete, retain_until_for
 from hoso.storage.settings import StorageSettings
 from sqlalchemy.exc import IntegrityError
 
@@ -62,8 +63,11 @@ class DossierFields:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-class ArchiveCore:
-    """Dossiers, file reads, retention and deletion over one runtime and one object store."""
+class ArchiveCore(LifecycleCases):
+    """Dossiers, file reads, retention and deletion over one runtime and one object store.
+
+    Deletion, retention and legal holds come from :class:`LifecycleCases`.
+    """
 
     def __init__(
         self,
@@ -143,14 +147,12 @@ class ArchiveCore:
                     repo.add_request(
                         request_id, "CreateDossier", fingerprint, {"dossier_code": fields.code}, now
                     )
-                await self.runtime.audit(
-                    session, action="storage.dossier.create", target=f"dossiers/{fields.code}"
-                )
-                await events.append_event(
+                await self._record(
                     session,
-                    type="dossier.created",
-                    dossier_id=dossier.id,
-                    dossier_code=fields.code,
+                    dossier,
+                    action="storage.dossier.create",
+                    target=f"dossiers/{fields.code}",
+                    event="dossier.created",
                     payload={"code": fields.code},
                 )
         except IntegrityError as exc:
@@ -231,18 +233,14 @@ class ArchiveCore:
                         {"dossier_code": code},
                         self.clock(),
                     )
-                await self.runtime.audit(
+                await self._record(
                     session,
+                    dossier,
                     action="storage.dossier.update",
                     target=f"dossiers/{code}",
-                    details={"fields": sorted(changes)},
-                )
-                await events.append_event(
-                    session,
-                    type="dossier.updated",
-                    dossier_id=dossier.id,
-                    dossier_code=code,
+                    event="dossier.updated",
                     payload={"fields": sorted(changes)},
+                    details={"fields": sorted(changes)},
                 )
         await self.notifier.notify()
         return await self.get_dossier(code)
@@ -336,200 +334,6 @@ class ArchiveCore:
             )
         return url, self.clock() + timedelta(seconds=seconds)
 
-    # -- deletion, retention, legal hold -----------------------------------------------------
-    async def delete(self, name: str, reason: str, request_id: str) -> list[str]:
-        """Delete a version (or every version of a file) unless retained or held."""
-        if not reason.strip():
-            raise InvalidArgument(
-                "reason is required; it is written to the audit log", field="reason"
-            )
-        ref = parse_file_name(name)
-        async with self.runtime.session() as session:
-            repo = StorageRepository(session)
-            rows = await repo.versions_of_file(ref.dossier_code, ref.file_id, number=ref.version)
-        if not rows:
-            raise UnknownFile(f"{name} does not exist (or was already deleted)", field="name")
-        for row in rows:
-            guard_delete(row.version, row.dossier, now=self.clock())
-        deleted: list[str] = []
-        for row in rows:
-            # The backend enforces its own lock too: it refuses before the catalog changes.
-            await self.store.delete(row.version.object_key, version_id=row.version.object_version)
-            async with self.runtime.session() as session:
-                version = await session.get(FileVersion, row.version.id)
-                assert version is not None
-                version.deleted_at = self.clock()
-                vname = (
-                    f"dossiers/{row.dossier.code}/files/{row.file.id}/versions/{row.version.number}"
-                )
-                await self.runtime.audit(
-                    session,
-                    action="storage.file.delete",
-                    target=vname,
-                    digest=row.version.sha256,
-                    details={"reason": reason},
-                )
-                await events.append_event(
-                    session,
-                    type="file.deleted",
-                    dossier_id=row.dossier.id,
-                    dossier_code=row.dossier.code,
-                    file_id=row.file.id,
-                    version_id=row.version.id,
-                    payload={"reason": reason},
-                )
-            deleted.append(vname)
-        await self.notifier.notify()
-        return deleted
-
-    async def _targets(self, name: str) -> tuple[Dossier, list[Row]]:
-        if name.startswith("dossiers/") and "/files/" not in name:
-            from hoso.storage.names import parse_dossier_name
-
-            code = parse_dossier_name(name)
-            async with self.runtime.session() as session:
-                repo = StorageRepository(session)
-                dossier = await self._dossier_or_fail(repo, code)
-                return dossier, list(await repo.versions_of_dossier(dossier.id))
-        row = await self.resolve(name)
-        return row.dossier, [row]
-
-    async def set_retention(self, name: str, retention_class: str, mode: str | None) -> list[Row]:
-        """Extend retention of a dossier (its versions and future ones) or of one version."""
-        mode = mode or self.settings.object_lock_mode.value
-        if mode == "COMPLIANCE" and not self.capabilities.object_lock:
-            raise FailedPrecondition("COMPLIANCE retention needs a backend with object lock")
-        years = self.settings.retention_years(retention_class)
-        dossier, rows = await self._targets(name)
-        is_dossier = "/files/" not in name
-        current = (
-            dossier.retention_class
-            if is_dossier
-            else (rows[0].version.retention_class if rows else None)
-        )
-        if RANK.get(retention_class, 0) < RANK.get(current, 0):
-            raise FailedPrecondition(
-                f"retention can be extended, never shortened: {name} is already under {current}"
-            )
-        async with self.runtime.session() as session:
-            if is_dossier:
-                stored = await session.get(Dossier, dossier.id)
-                assert stored is not None
-                stored.retention_class = retention_class
-                stored.updated_at = self.clock()
-            for row in rows:
-                version = await session.get(FileVersion, row.version.id)
-                assert version is not None
-                if RANK.get(retention_class, 0) < RANK.get(version.retention_class, 0):
-                    continue
-                until, permanent = retain_until_for(version.created_at, years)
-                version.retention_class = retention_class
-                version.retention_mode = mode
-                version.retain_permanently = version.retain_permanently or permanent
-                if until is not None and (
-                    version.retain_until is None or until > version.retain_until
-                ):
-                    version.retain_until = until
-                version.lock_applied = False
-            await self.runtime.audit(
-                session,
-                action="storage.retention.set",
-                target=name,
-                details={"retention_class": retention_class, "mode": mode},
-            )
-            await events.append_event(
-                session,
-                type="retention.changed",
-                dossier_id=dossier.id,
-                dossier_code=dossier.code,
-                payload={"name": name, "retention_class": retention_class},
-            )
-        await self.notifier.notify()
-        refreshed = [await self._reload(r.version.id) for r in rows]
-        for row in refreshed:
-            await self.apply_lock(row.version)
-        return [await self._reload(r.version.id) for r in refreshed]
-
-    async def set_legal_hold(self, name: str, on: bool, reason: str) -> list[Row]:
-        """Place or lift a legal hold on a dossier or version (catalog and backend)."""
-        if not reason.strip():
-            raise InvalidArgument(
-                "reason is required; it is written to the audit log", field="reason"
-            )
-        dossier, rows = await self._targets(name)
-        async with self.runtime.session() as session:
-            if "/files/" not in name:
-                stored = await session.get(Dossier, dossier.id)
-                assert stored is not None
-                stored.legal_hold = on
-            else:
-                version = await session.get(FileVersion, rows[0].version.id)
-                assert version is not None
-                version.legal_hold = on
-            await self.runtime.audit(
-                session,
-                action="storage.legal_hold.set",
-                target=name,
-                details={"on": on, "reason": reason},
-            )
-            await events.append_event(
-                session,
-                type="retention.changed",
-                dossier_id=dossier.id,
-                dossier_code=dossier.code,
-                payload={"name": name, "legal_hold": on},
-            )
-        await self.notifier.notify()
-        out = []
-        for row in rows:
-            fresh = await self._reload(row.version.id)
-            if self.capabilities.legal_hold:
-                effective = fresh.version.legal_hold or fresh.dossier.legal_hold
-                await self.store.set_legal_hold(
-                    fresh.version.object_key, version_id=fresh.version.object_version, on=effective
-                )
-            out.append(fresh)
-        return out
-
-    async def _reload(self, version_id: str) -> Row:
-        async with self.runtime.session() as session:
-            row = await StorageRepository(session).row_by_version_id(version_id)
-        assert row is not None
-        return row
-
-    async def apply_lock(self, version: FileVersion) -> None:
-        """Mirror the catalog's retention onto the backend's object lock (where it has one).
-
-        A failure is logged and retried by the next retention change or audit: the catalog
-        keeps enforcing retention meanwhile.
-        """
-        if not self.capabilities.object_lock or (
-            version.retain_until is None and not version.retain_permanently
-        ):
-            return
-        until = version.retain_until
-        if version.retain_permanently:
-            until = retain_until_for(version.created_at, self.settings.permanent_lock_years)[0]
-        assert until is not None
-        try:
-            await self.store.set_retention(
-                version.object_key,
-                version_id=version.object_version,
-                until=until,
-                mode=version.retention_mode or self.settings.object_lock_mode.value,
-            )
-        except Exception:
-            log.warning(
-                "could not lock %s in the object store; the catalog still enforces it",
-                version.id,
-                exc_info=True,
-            )
-            return
-        async with self.runtime.session() as session:
-            stored = await session.get(FileVersion, version.id)
-            if stored is not None:
-                stored.lock_applied = True
-
     # -- events ------------------------------------------------------------------------------
     async def list_events(
         self, after: int, limit: int, types: list[str]
@@ -555,84 +359,11 @@ class ArchiveCore:
                 await self.notifier.wait(generation, self.settings.event_poll_seconds)
 
 
-async def open_store(settings: StorageSettings, data_dir: Any = None) -> ObjectStore:
-    """Build the configured object store (the caller owns and closes it)."""
-    from pathlib import Path
-
-    if settings.backend.value == "s3":
-        from hoso.storage.objectstore.s3 import S3Config, S3ObjectStore
-
-        assert settings.s3_access_key is not None and settings.s3_secret_key is not None
-        return S3ObjectStore(
-            S3Config(
-                endpoint=settings.s3_endpoint,
-                access_key=settings.s3_access_key.get_secret_value(),
-                secret_key=settings.s3_secret_key.get_secret_value(),
-                bucket=settings.s3_bucket,
-                secure=settings.s3_secure,
-                region=settings.s3_region,
-                part_size=settings.part_size,
-                parallel_uploads=settings.upload_parallelism,
-                tenant_keys=settings.sse_key_for,
-            )
-        )
-    from hoso.storage.objectstore.local import LocalObjectStore, load_or_create_key
-
-    root = settings.local_root
-    if not root.is_absolute() and data_dir is not None:
-        root = Path(data_dir) / root
-    configured = (
-        bytes.fromhex(settings.local_key.get_secret_value()) if settings.local_key else None
-    )
-    return LocalObjectStore(root, load_or_create_key(root, configured))
-
-
-async def start_core(runtime: Any, settings: StorageSettings) -> ArchiveCore:
-    """Open the store, probe it, refuse misconfiguration, sweep leftovers; return the core.
-
-    Raises:
-        StorageMisconfigured: the bucket is missing, or object lock is required but absent.
-    """
-    from hoso.storage.errors import StorageMisconfigured
-    from hoso.storage.sweep import sweep_orphans
-
-    store = await open_store(settings, getattr(runtime, "data_dir", None))
-    try:
-        capabilities = await store.probe()
-        reasons = [
-            reason
-            for reason, needed in (
-                ("storage.require_object_lock is on", settings.require_object_lock),
-                (
-                    "storage.object_lock_mode is COMPLIANCE",
-                    settings.object_lock_mode.value == "COMPLIANCE",
-                ),
-                (
-                    f"storage.default_retention_class is {settings.default_retention_class}",
-                    settings.default_retention_class is not None,
-                ),
-            )
-            if needed
-        ]
-        if reasons and not capabilities.object_lock:
-            raise StorageMisconfigured(
-                f"the {capabilities.backend} backend ({capabilities.detail}) has no object lock,"
-                f" but {' and '.join(reasons)}; create the bucket with object lock enabled"
-            )
-        removed = await store.sweep_incomplete(older_than_seconds=settings.stale_upload_seconds)
-        if removed:
-            log.info("aborted %d incomplete uploads left by an earlier crash", removed)
-        await sweep_orphans(runtime, store, older_than_seconds=settings.stale_upload_seconds)
-    except BaseException:
-        await store.close()
-        raise
-    return ArchiveCore(runtime, settings, store, capabilities)
-
-
 async def build(runtime: Any) -> list[Any]:
     """Plug the archive into the server (``hoso serve storage``)."""
     from hoso.common.server import Registration
     from hoso.storage.servicer import ArchiveServicer
+    from hoso.storage.startup import start_core
     from hoso.storage.v1 import storage_pb2 as _pb
     from hoso.storage.v1 import storage_pb2_grpc as _pb_grpc
     from hoso.storage.verification import make_verifier
