@@ -11,11 +11,12 @@ signature value, a CMS, or a consent (the server signs with the credential);
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from asn1crypto import x509
 from hoso.common.auth import current_caller
@@ -29,6 +30,14 @@ from hoso.signing.pades.engine import SignRequest
 from hoso.signing.pades.inputs import CHUNK_SIZE, SpooledDocument
 from hoso.signing.pades.levels import SignatureLevel
 from hoso.signing.pades.options import LEVEL_TO_PROTO, rename_field, sign_request_from_options
+from hoso.signing.pades.remote_results import (
+    archive_completed,
+    pack_batch_results,
+    read_slices,
+    unpack_batch_results,
+    write_concatenation,
+)
+from hoso.signing.pades.requests import fingerprint
 from hoso.signing.pades.twophase import (
     Prepared,
     check_cms,
@@ -87,6 +96,46 @@ def _chain_of(row: SigningPrepared) -> list[x509.Certificate]:
         chain.append(cert)
         data = data[length:]
     return chain
+
+
+def _without_request_id(header: Any) -> bytes:
+    """A header as it identifies a request: everything but its request id."""
+    copy = type(header)()
+    copy.CopyFrom(header)
+    copy.request_id = ""
+    return copy.SerializeToString(deterministic=True)
+
+
+def _completion_digest(request: _pb.CompleteSignatureRequest) -> str:
+    """What identifies a completion. A consent's PIN or SAD is left out: a retry with
+    another (even a wrong) factor still returns the first result, as SignPdf does."""
+    which = request.WhichOneof("completion")
+    if which == "signature_value":
+        return hashlib.sha256(request.signature_value).hexdigest()
+    if which == "cms":
+        return hashlib.sha256(request.cms).hexdigest()
+    return "consent"
+
+
+def _copy_range(source: Path, offset: int, size: int, target: Path) -> None:
+    with source.open("rb") as reader, target.open("wb") as writer:
+        reader.seek(offset)
+        left = size
+        while left:
+            chunk = reader.read(min(CHUNK_SIZE, left))
+            if not chunk:
+                break
+            writer.write(chunk)
+            left -= len(chunk)
+
+
+async def _stream(
+    result: _pb.SignPdfResult, path: Path
+) -> AsyncIterator[_pb.CompleteSignatureResponse]:
+    yield _pb.CompleteSignatureResponse(result=result)
+    with path.open("rb") as file:
+        async for chunk in read_file_chunks(file):
+            yield _pb.CompleteSignatureResponse(chunk=chunk)
 
 
 @dataclass
@@ -213,29 +262,47 @@ class RemoteSigning:
         await self._purge_expired()
         document = await self.core.receive(chunks)
         with document:
-            async with self.core.runtime.session() as session:
-                row, prepared = await self._prepare_one(
-                    session,
-                    document,
-                    signer,
-                    request,
-                    options_path="header.options",
-                    archive=header.archive.SerializeToString()
-                    if header.HasField("archive")
-                    else b"",
-                    filename=header.filename,
+            request_id = header.request_id
+            if request_id:
+                key = fingerprint("PrepareSignature", document.sha256, _without_request_id(header))
+                done = await self.core.ledger.begin(
+                    request_id, "PrepareSignature", current_caller().name, key
                 )
-        return _pb.PrepareSignatureResponse(
-            prepared_signature=f"preparedSignatures/{row.prepared_id}",
-            digest_to_sign=_trust_pb.DocumentDigest(
-                algorithm=_DIGEST_ENUM[prepared.digest_algorithm],  # type: ignore[arg-type]
-                value=prepared.digest_to_sign,
-                label=header.filename,
-            ),
-            document_digest=prepared.document_digest.hex(),
-            expire_time=to_timestamp(row.expires_at),
-            signature_algorithm=prepared.signature_mechanism,
-        )
+                if done is not None:
+                    return _pb.PrepareSignatureResponse.FromString(done.result)
+            try:
+                async with self.core.runtime.session() as session:
+                    row, prepared = await self._prepare_one(
+                        session,
+                        document,
+                        signer,
+                        request,
+                        options_path="header.options",
+                        archive=header.archive.SerializeToString()
+                        if header.HasField("archive")
+                        else b"",
+                        filename=header.filename,
+                    )
+                    response = _pb.PrepareSignatureResponse(
+                        prepared_signature=f"preparedSignatures/{row.prepared_id}",
+                        digest_to_sign=_trust_pb.DocumentDigest(
+                            algorithm=_DIGEST_ENUM[prepared.digest_algorithm],  # type: ignore[arg-type]
+                            value=prepared.digest_to_sign,
+                            label=header.filename,
+                        ),
+                        document_digest=prepared.document_digest.hex(),
+                        expire_time=to_timestamp(row.expires_at),
+                        signature_algorithm=prepared.signature_mechanism,
+                    )
+                    if request_id:
+                        await self.core.ledger.complete(
+                            session, request_id, response.SerializeToString(), None
+                        )
+            except BaseException:
+                if request_id:
+                    await self.core.ledger.release(request_id)
+                raise
+        return response
 
     async def _load(self, session: AsyncSession, prepared_id: str, field: str) -> SigningPrepared:
         row = await session.get(SigningPrepared, prepared_id, with_for_update=True)
@@ -258,8 +325,9 @@ class RemoteSigning:
         signature_value: bytes | None = None,
         cms_der: bytes | None = None,
         field: str,
-    ) -> tuple[_pb.SignPdfResult, Any]:
-        """Embed the signature of ``row`` and return the result and the signed file."""
+        output: IO[bytes],
+    ) -> _pb.SignPdfResult:
+        """Embed the signature of ``row`` into ``output`` and return the result."""
         prepared = _prepared_of(row)
         certificate = x509.Certificate.load(row.certificate_der)
         chain = _chain_of(row)
@@ -271,22 +339,17 @@ class RemoteSigning:
         else:
             assert signature_value is not None
             check_signature_value(certificate, prepared, signature_value, field)
-        output = self.core.new_output("")
-        try:
-            stamped_at = await complete(
-                self.core.engine,
-                self._file(row.prepared_id),
-                prepared,
-                certificate,
-                chain,
-                level,
-                signature_value=None if cms_object is not None else signature_value,
-                cms_object=cms_object,
-                output=output,
-            )
-        except BaseException:
-            output.close()
-            raise
+        stamped_at = await complete(
+            self.core.engine,
+            self._file(row.prepared_id),
+            prepared,
+            certificate,
+            chain,
+            level,
+            signature_value=None if cms_object is not None else signature_value,
+            cms_object=cms_object,
+            output=output,
+        )
         import hashlib
 
         digest = hashlib.sha256()
@@ -317,18 +380,77 @@ class RemoteSigning:
             sha256=digest.hexdigest(),
             input_sha256=row.input_sha256,
         )
-        return result, output
+        return result
 
     async def complete_signature(
         self, request: _pb.CompleteSignatureRequest
     ) -> AsyncIterator[_pb.CompleteSignatureResponse]:
-        """Complete one prepared signature and stream the signed PDF."""
+        """Complete one prepared signature, archive it if asked, and stream the signed PDF."""
         prepared_id = _name_to_id(
             request.prepared_signature, "preparedSignatures/", "prepared_signature"
         )
         which = request.WhichOneof("completion")
         if which is None:
             raise InvalidArgument("give signature_value, cms or consent", field="completion")
+        request_id = request.request_id
+        if request_id:
+            key = fingerprint("CompleteSignature", prepared_id, which, _completion_digest(request))
+            done = await self.core.ledger.begin(
+                request_id, "CompleteSignature", current_caller().name, key, field="request_id"
+            )
+            if done is not None:
+                result = _pb.SignPdfResult.FromString(done.result)
+                path = self.core.ledger.open_output(done)
+                result = await self._archive_kept(prepared_id, result, path, request_id)
+                async for message in _stream(result, path):
+                    yield message
+                return
+        path = (
+            self.core.ledger.output_path(request_id)
+            if request_id
+            else self.core.work_dir / f"signed-{prepared_id}.pdf"
+        )
+        try:
+            try:
+                with path.open("w+b") as output:
+                    result, row = await self._complete_one(
+                        request, prepared_id, which, output, request_id
+                    )
+            except BaseException:
+                if request_id:
+                    await self.core.ledger.release(request_id)
+                raise
+            self._file(prepared_id).unlink(missing_ok=True)
+            # the signature is made and recorded; archiving may still fail (UNAVAILABLE) and
+            # a retry with the same request_id archives the kept result
+            if (
+                await archive_completed(
+                    self.core.archiver,
+                    row.archive,
+                    prepared_id=prepared_id,
+                    filename=row.filename,
+                    result=result,
+                    path=path,
+                )
+                and request_id
+            ):
+                await self.core.ledger.update_result(request_id, result.SerializeToString())
+            async for message in _stream(result, path):
+                yield message
+        finally:
+            if not request_id:
+                path.unlink(missing_ok=True)
+
+    async def _complete_one(
+        self,
+        request: _pb.CompleteSignatureRequest,
+        prepared_id: str,
+        which: str,
+        output: IO[bytes],
+        request_id: str,
+    ) -> tuple[_pb.SignPdfResult, SigningPrepared]:
+        """Sign (or embed the external signature) in one transaction, which also records the
+        result under ``request_id``."""
         async with self.core.runtime.session() as peek:
             row = await self._load(peek, prepared_id, "prepared_signature")
             credential_id = row.credential_id
@@ -350,26 +472,49 @@ class RemoteSigning:
                 value = await credential.key.sign(
                     row.signed_attrs_der, digest_algorithm=row.digest_algorithm
                 )
-                result, output = await self._finish(
-                    session, row, signature_value=value, field="consent"
+                result = await self._finish(
+                    session, row, signature_value=value, field="consent", output=output
                 )
+                await self._record(session, request_id, result)
         else:
             async with self.core.runtime.session() as session:
                 row = await self._load(session, prepared_id, "prepared_signature")
-                result, output = await self._finish(
+                result = await self._finish(
                     session,
                     row,
                     signature_value=request.signature_value if which == "signature_value" else None,
                     cms_der=request.cms if which == "cms" else None,
                     field=which,
+                    output=output,
                 )
-        self._file(prepared_id).unlink(missing_ok=True)
-        yield _pb.CompleteSignatureResponse(result=result)
-        try:
-            async for chunk in read_file_chunks(output):
-                yield _pb.CompleteSignatureResponse(chunk=chunk)
-        finally:
-            output.close()
+                await self._record(session, request_id, result)
+        return result, row
+
+    async def _record(
+        self, session: AsyncSession, request_id: str, result: _pb.SignPdfResult
+    ) -> None:
+        if request_id:
+            await self.core.ledger.complete(
+                session, request_id, result.SerializeToString(), result.sha256
+            )
+
+    async def _archive_kept(
+        self, prepared_id: str, result: _pb.SignPdfResult, path: Path, request_id: str
+    ) -> _pb.SignPdfResult:
+        """On a replay: archive the kept result if the first call could not."""
+        async with self.core.runtime.session() as session:
+            row = await session.get(SigningPrepared, prepared_id)
+            archive, filename = (row.archive, row.filename) if row is not None else (b"", "")
+        if await archive_completed(
+            self.core.archiver,
+            archive,
+            prepared_id=prepared_id,
+            filename=filename,
+            result=result,
+            path=path,
+        ):
+            await self.core.ledger.update_result(request_id, result.SerializeToString())
+        return result
 
     # ---- batches --------------------------------------------------------------------------
 
@@ -431,95 +576,225 @@ class RemoteSigning:
                     "documents arrived",
                     field="header.document_count",
                 )
-            batch_id = f"batch-{secrets.token_hex(12)}"
-            entries: list[_pb.PreparedDocument] = []
-            expires = _now()
-            async with self.core.runtime.session() as session:
-                for position, (meta, document) in enumerate(documents):
-                    options = meta.options if meta.HasField("options") else header.options
-                    path = "document.options" if meta.HasField("options") else "header.options"
-                    request = self._request(options, path)
-                    if meta.HasField("archive"):
-                        check_archive_target(meta.archive, "document.archive")
-                    row, prepared = await self._prepare_one(
-                        session,
-                        document,
-                        signer,
-                        request,
-                        options_path=path,
-                        batch_id=batch_id,
-                        position=position,
-                        label=meta.document_id,
-                        archive=meta.archive.SerializeToString()
-                        if meta.HasField("archive")
-                        else b"",
-                        filename=meta.document_id,
-                    )
-                    expires = row.expires_at
-                    entries.append(
-                        _pb.PreparedDocument(
-                            document_id=meta.document_id,
-                            prepared_signature=f"preparedSignatures/{row.prepared_id}",
-                            digest_to_sign=_trust_pb.DocumentDigest(
-                                algorithm=_DIGEST_ENUM[prepared.digest_algorithm],  # type: ignore[arg-type]
-                                value=prepared.digest_to_sign,
-                                label=meta.document_id,
-                            ),
-                        )
-                    )
+            request_id = header.request_id
+            if request_id:
+                key = fingerprint(
+                    "PrepareBatch",
+                    _without_request_id(header),
+                    *(
+                        part
+                        for meta, document in documents
+                        for part in (meta.SerializeToString(deterministic=True), document.sha256)
+                    ),
+                )
+                done = await self.core.ledger.begin(
+                    request_id, "PrepareBatch", current_caller().name, key
+                )
+                if done is not None:
+                    return _pb.PrepareBatchResponse.FromString(done.result)
+            try:
+                response = await self._prepare_documents(header, signer, documents)
+            except BaseException:
+                if request_id:
+                    await self.core.ledger.release(request_id)
+                raise
         finally:
             pending.close()
             for _, document in documents:
                 document.file.close()
-        return _pb.PrepareBatchResponse(
-            prepared_batch=f"preparedBatches/{batch_id}",
-            documents=entries,
-            expire_time=to_timestamp(expires),
-        )
+        return response
+
+    async def _prepare_documents(
+        self,
+        header: _pb.PrepareBatchHeader,
+        signer: _Signer,
+        documents: list[tuple[_pb.BatchDocument, SpooledDocument]],
+    ) -> _pb.PrepareBatchResponse:
+        """Prepare every spooled document of a batch in one transaction (which records the
+        response under the header's request id)."""
+        batch_id = f"batch-{secrets.token_hex(12)}"
+        entries: list[_pb.PreparedDocument] = []
+        expires = _now()
+        async with self.core.runtime.session() as session:
+            for position, (meta, document) in enumerate(documents):
+                options = meta.options if meta.HasField("options") else header.options
+                path = "document.options" if meta.HasField("options") else "header.options"
+                request = self._request(options, path)
+                if meta.HasField("archive"):
+                    check_archive_target(meta.archive, "document.archive")
+                row, prepared = await self._prepare_one(
+                    session,
+                    document,
+                    signer,
+                    request,
+                    options_path=path,
+                    batch_id=batch_id,
+                    position=position,
+                    label=meta.document_id,
+                    archive=meta.archive.SerializeToString() if meta.HasField("archive") else b"",
+                    filename=meta.document_id,
+                )
+                expires = row.expires_at
+                entries.append(
+                    _pb.PreparedDocument(
+                        document_id=meta.document_id,
+                        prepared_signature=f"preparedSignatures/{row.prepared_id}",
+                        digest_to_sign=_trust_pb.DocumentDigest(
+                            algorithm=_DIGEST_ENUM[prepared.digest_algorithm],  # type: ignore[arg-type]
+                            value=prepared.digest_to_sign,
+                            label=meta.document_id,
+                        ),
+                    )
+                )
+            response = _pb.PrepareBatchResponse(
+                prepared_batch=f"preparedBatches/{batch_id}",
+                documents=entries,
+                expire_time=to_timestamp(expires),
+            )
+            if header.request_id:
+                await self.core.ledger.complete(
+                    session, header.request_id, response.SerializeToString(), None
+                )
+        return response
 
     async def complete_batch(
         self, request: _pb.CompleteBatchRequest
     ) -> AsyncIterator[_pb.CompleteBatchResponse]:
-        """Sign every prepared document of a batch under one consent."""
+        """Sign every prepared document of a batch under one consent, archive those that
+        asked for it, and stream each signed document."""
         batch_id = _name_to_id(request.prepared_batch, "preparedBatches/", "prepared_batch")
         factor = consent_factor(request.consent, "consent")
+        request_id = request.request_id
+        if request_id:
+            done = await self.core.ledger.begin(
+                request_id,
+                "CompleteBatch",
+                current_caller().name,
+                fingerprint("CompleteBatch", batch_id),
+                field="request_id",
+            )
+            if done is not None:
+                async for message in self._replay_batch(batch_id, request_id, done):
+                    yield message
+                return
+        try:
+            rows, results, outputs = await self._sign_batch(batch_id, factor, request_id)
+        except BaseException:
+            if request_id:
+                await self.core.ledger.release(request_id)
+            raise
+        try:
+            for row in rows:
+                self._file(row.prepared_id).unlink(missing_ok=True)
+            changed = False
+            for row, result, output in zip(rows, results, outputs, strict=True):
+                changed |= await archive_completed(
+                    self.core.archiver,
+                    row.archive,
+                    prepared_id=row.prepared_id,
+                    filename=row.filename,
+                    result=result.result,
+                    path=Path(output.name),
+                )
+            if changed and request_id:
+                await self.core.ledger.update_result(request_id, pack_batch_results(results))
+            for result, output in zip(results, outputs, strict=True):
+                yield _pb.CompleteBatchResponse(document_result=result)
+                async for chunk in read_file_chunks(output):
+                    yield _pb.CompleteBatchResponse(chunk=chunk)
+        finally:
+            for output in outputs:
+                output.close()
+                Path(output.name).unlink(missing_ok=True)
+
+    async def _sign_batch(
+        self, batch_id: str, factor: str, request_id: str
+    ) -> tuple[list[SigningPrepared], list[_pb.BatchDocumentResult], list[IO[bytes]]]:
+        """Sign the batch in the consent's transaction, which also records the results (and
+        the signed documents, one after another) under ``request_id``."""
         async with self.core.runtime.session() as peek:
             rows = await self._batch_rows(peek, batch_id)
             credential_id = rows[0].credential_id
             digests = [_prepared_of(row).consent_digest for row in rows]
         assert credential_id is not None
-        finished: list[tuple[str, _pb.SignPdfResult, Any]] = []
         for level in {row.level for row in rows}:
             await self.core.prime_revocation(SignatureLevel.parse(level))
+        results: list[_pb.BatchDocumentResult] = []
+        outputs: list[IO[bytes]] = []
         try:
             async with self.core.consented(credential_id, factor, digests, "consent") as (
                 session,
                 credential,
             ):
-                for row in await self._batch_rows(session, batch_id):
+                rows = await self._batch_rows(session, batch_id)
+                for row in rows:
                     value = await credential.key.sign(
                         row.signed_attrs_der, digest_algorithm=row.digest_algorithm
                     )
-                    result, output = await self._finish(
-                        session, row, signature_value=value, field="consent"
+                    output = (self.core.work_dir / f"signed-{row.prepared_id}.pdf").open("w+b")
+                    outputs.append(output)
+                    result = await self._finish(
+                        session, row, signature_value=value, field="consent", output=output
                     )
-                    finished.append((row.document_label, result, output))
+                    results.append(
+                        _pb.BatchDocumentResult(document_id=row.document_label, result=result)
+                    )
+                if request_id:
+                    kept = self.core.ledger.output_path(request_id)
+                    sha256 = write_concatenation(outputs, kept)
+                    await self.core.ledger.complete(
+                        session, request_id, pack_batch_results(results), sha256
+                    )
         except BaseException:
-            for _, _, output in finished:
+            for output in outputs:
                 output.close()
+                Path(output.name).unlink(missing_ok=True)
             raise
-        for row in rows:
-            self._file(row.prepared_id).unlink(missing_ok=True)
-        try:
-            for label, result, output in finished:
-                yield _pb.CompleteBatchResponse(
-                    document_result=_pb.BatchDocumentResult(document_id=label, result=result)
-                )
-                async for chunk in read_file_chunks(output):
-                    yield _pb.CompleteBatchResponse(chunk=chunk)
-        finally:
-            for _, _, output in finished:
-                output.close()
+        return rows, results, outputs
+
+    async def _replay_batch(
+        self, batch_id: str, request_id: str, done: Any
+    ) -> AsyncIterator[_pb.CompleteBatchResponse]:
+        """The first CompleteBatch's documents again (archiving any the first call could not)."""
+        results = unpack_batch_results(done.result)
+        path = self.core.ledger.open_output(done)
+        async with self.core.runtime.session() as session:
+            rows = list(
+                (
+                    await session.execute(
+                        select(SigningPrepared)
+                        .where(SigningPrepared.batch_id == batch_id)
+                        .order_by(SigningPrepared.batch_position)
+                    )
+                ).scalars()
+            )
+        if len(rows) == len(results):
+            changed = False
+            offset = 0
+            for row, result in zip(rows, results, strict=True):
+                if row.archive and not result.result.archived_file_version:
+                    part = self.core.work_dir / f"replay-{row.prepared_id}.pdf"
+                    try:
+                        _copy_range(path, offset, result.result.size_bytes, part)
+                        changed |= await archive_completed(
+                            self.core.archiver,
+                            row.archive,
+                            prepared_id=row.prepared_id,
+                            filename=row.filename,
+                            result=result.result,
+                            path=part,
+                        )
+                    finally:
+                        part.unlink(missing_ok=True)
+                offset += result.result.size_bytes
+            if changed:
+                await self.core.ledger.update_result(request_id, pack_batch_results(results))
+        current = -1
+        async for index, chunk in read_slices(path, [r.result.size_bytes for r in results]):
+            if index != current:
+                current = index
+                yield _pb.CompleteBatchResponse(document_result=results[index])
+            yield _pb.CompleteBatchResponse(chunk=chunk)
 
     async def _batch_rows(self, session: AsyncSession, batch_id: str) -> list[SigningPrepared]:
         rows = list(

@@ -71,9 +71,17 @@ class RequestLedger:
         return self.results_dir / f"{hashlib.sha256(request_id.encode()).hexdigest()}.out"
 
     async def begin(
-        self, request_id: str, method: str, caller: str, request_fingerprint: str
+        self,
+        request_id: str,
+        method: str,
+        caller: str,
+        request_fingerprint: str,
+        *,
+        field: str = "header.request_id",
     ) -> SigningRequest | None:
         """Claim ``request_id``; return the finished row when this is a repeat.
+
+        ``field`` names the request id in errors (where it sits in the request).
 
         Raises:
             Aborted: the first call with this id is still running (retry shortly).
@@ -88,13 +96,13 @@ class RequestLedger:
                 if row.caller != caller:
                     raise PermissionDenied(
                         "this request_id belongs to another caller; use a fresh UUID",
-                        field="header.request_id",
+                        field=field,
                     )
                 if row.method != method or row.fingerprint != request_fingerprint:
                     raise FailedPrecondition(
                         f"request_id was already used for a different {row.method} request; "
                         "use a fresh UUID for a new request",
-                        field="header.request_id",
+                        field=field,
                     )
                 if row.state == _DONE:
                     return row
