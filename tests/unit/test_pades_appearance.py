@@ -139,3 +139,24 @@ async def test_official_appearance_names_the_certificate_holder_by_default(
     common_name = throwaway_pki.official.certificate.subject.native["common_name"]
     text = " ".join(w[0] for w in _words(pdf) if w[1] >= _RECT[0] - 1)
     assert unicodedata.normalize("NFC", common_name) in unicodedata.normalize("NFC", text)
+
+
+async def test_appearance_images_travel_with_the_request_only() -> None:
+    """No half-supported "stored image" names: the proto offers PNG bytes only."""
+    from hoso.common.errors import InvalidArgument
+    from hoso.signing.pades.options import sign_request_from_options
+    from hoso.signing.v1 import signing_pb2 as pb
+
+    fields = pb.Appearance.DESCRIPTOR.fields_by_name
+    assert "stored_signature_image" not in fields and "stored_seal_image" not in fields
+    assert fields["signature_image_png"].containing_oneof is None
+    for kind, missing in (
+        (pb.APPEARANCE_KIND_OFFICIAL, "signature_image_png"),
+        (pb.APPEARANCE_KIND_AGENCY_SEAL, "seal_image_png"),
+    ):
+        options = pb.SignatureOptions(appearance=pb.Appearance(kind=kind))
+        with pytest.raises(InvalidArgument) as caught:
+            sign_request_from_options(
+                options, default_level=SignatureLevel.B_T, verification_url="https://x/verify"
+            )
+        assert caught.value.field == f"header.options.appearance.{missing}"

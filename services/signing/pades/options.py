@@ -146,11 +146,6 @@ def _appearance(options: _pb.SignatureOptions, path: str) -> Appearance:
     image: bytes | None = None
     if kind is AppearanceKind.SIGNATURE_IMAGE:
         image = source.signature_image_png or None
-        if source.HasField("stored_signature_image"):
-            raise InvalidArgument(
-                "stored signature images are not kept on this server; send the PNG",
-                field=f"{path}.stored_signature_image",
-            )
         if image is None:
             raise InvalidArgument(
                 "an OFFICIAL appearance needs signature_image_png",
@@ -158,11 +153,6 @@ def _appearance(options: _pb.SignatureOptions, path: str) -> Appearance:
             )
     if kind is AppearanceKind.SEAL:
         image = source.seal_image_png or None
-        if source.HasField("stored_seal_image"):
-            raise InvalidArgument(
-                "stored seal images are not kept on this server; send the PNG",
-                field=f"{path}.stored_seal_image",
-            )
         if image is None:
             raise InvalidArgument(
                 "an AGENCY_SEAL appearance needs seal_image_png", field=f"{path}.seal_image_png"

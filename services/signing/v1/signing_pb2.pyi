@@ -431,9 +431,7 @@ class Appearance(_message.Message):
 
     KIND_FIELD_NUMBER: _builtins.int
     SIGNATURE_IMAGE_PNG_FIELD_NUMBER: _builtins.int
-    STORED_SIGNATURE_IMAGE_FIELD_NUMBER: _builtins.int
     SEAL_IMAGE_PNG_FIELD_NUMBER: _builtins.int
-    STORED_SEAL_IMAGE_FIELD_NUMBER: _builtins.int
     SEAL_DIAMETER_MM_FIELD_NUMBER: _builtins.int
     TITLE_FIELD_NUMBER: _builtins.int
     SIGNER_NAME_FIELD_NUMBER: _builtins.int
@@ -442,19 +440,23 @@ class Appearance(_message.Message):
     kind: Global___AppearanceKind.ValueType
     """Kind of appearance."""
     signature_image_png: _builtins.bytes
-    """PNG bytes (transparent, blue ink). INVALID_ARGUMENT when not a PNG."""
-    stored_signature_image: _builtins.str
-    """Name of an image stored server-side for the credential."""
+    """The signer's signature image (OFFICIAL): PNG bytes, transparent, blue
+    ink. INVALID_ARGUMENT when missing with OFFICIAL or not a PNG.
+    """
     seal_image_png: _builtins.bytes
-    """PNG bytes of the red seal. INVALID_ARGUMENT when not a PNG."""
-    stored_seal_image: _builtins.str
-    """Name of a seal stored server-side for the agency."""
+    """The agency's seal image (AGENCY_SEAL): PNG bytes of the red seal.
+    INVALID_ARGUMENT when missing with AGENCY_SEAL or not a PNG.
+    """
     seal_diameter_mm: _builtins.float
     """Seal diameter in millimetres for real-size rendering; 0 = 36 mm."""
     title: _builtins.str
-    """Title line above the image, e.g. `KT. CHỦ TỊCH / PHÓ CHỦ TỊCH`."""
+    """Title (chức vụ) above the image (OFFICIAL), centred, in bold; a newline
+    or ` / ` starts a new line, e.g. `KT. CHỦ TỊCH / PHÓ CHỦ TỊCH`.
+    """
     signer_name: _builtins.str
-    """Signer's name below the image; empty = certificate common name."""
+    """Signer's name below the image (OFFICIAL), centred, in bold; empty = the
+    certificate's common name.
+    """
     document_number: _builtins.str
     """Document number for COPY_STAMP, e.g. `123/QĐ-UBND`. INVALID_ARGUMENT
     when empty with COPY_STAMP.
@@ -466,27 +468,18 @@ class Appearance(_message.Message):
         *,
         kind: Global___AppearanceKind.ValueType = ...,
         signature_image_png: _builtins.bytes = ...,
-        stored_signature_image: _builtins.str = ...,
         seal_image_png: _builtins.bytes = ...,
-        stored_seal_image: _builtins.str = ...,
         seal_diameter_mm: _builtins.float = ...,
         title: _builtins.str = ...,
         signer_name: _builtins.str = ...,
         document_number: _builtins.str = ...,
         copy_type: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["seal_image_png", b"seal_image_png", "seal_image_source", b"seal_image_source", "signature_image_png", b"signature_image_png", "signature_image_source", b"signature_image_source", "stored_seal_image", b"stored_seal_image", "stored_signature_image", b"stored_signature_image"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["copy_type", b"copy_type", "document_number", b"document_number", "kind", b"kind", "seal_diameter_mm", b"seal_diameter_mm", "seal_image_png", b"seal_image_png", "seal_image_source", b"seal_image_source", "signature_image_png", b"signature_image_png", "signature_image_source", b"signature_image_source", "signer_name", b"signer_name", "stored_seal_image", b"stored_seal_image", "stored_signature_image", b"stored_signature_image", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["copy_type", b"copy_type", "document_number", b"document_number", "kind", b"kind", "seal_diameter_mm", b"seal_diameter_mm", "seal_image_png", b"seal_image_png", "signature_image_png", b"signature_image_png", "signer_name", b"signer_name", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_seal_image_source: _TypeAlias = _typing.Literal["seal_image_png", "stored_seal_image"]  # noqa: Y015
-    _WhichOneofArgType_seal_image_source: _TypeAlias = _typing.Literal["seal_image_source", b"seal_image_source"]  # noqa: Y015
-    _WhichOneofReturnType_signature_image_source: _TypeAlias = _typing.Literal["signature_image_png", "stored_signature_image"]  # noqa: Y015
-    _WhichOneofArgType_signature_image_source: _TypeAlias = _typing.Literal["signature_image_source", b"signature_image_source"]  # noqa: Y015
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType_seal_image_source) -> _WhichOneofReturnType_seal_image_source | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType_signature_image_source) -> _WhichOneofReturnType_signature_image_source | None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Appearance: _TypeAlias = Appearance  # noqa: Y015
 
