@@ -598,11 +598,36 @@ class TrustServices:
         issuer_serial = repo.serial_hex(material.certificate.serial_number)
         async with self.sessions() as session:
             latest = await repo.CrlRepository(session).latest(issuer_serial)
-            margin = dt.timedelta(hours=self.settings.crl_refresh_hours)
-            if latest is not None and latest.next_update - _now() > margin:
+            if self._fresh(latest):
+                assert latest is not None
                 return latest.der
-            await repo.CertificateRepository(session).get(issuer_serial, for_update=True)
+        # Publish in a transaction of its own whose FIRST statement takes the issuer's lock:
+        # replicas (and processes sharing a SQLite file) then publish one after another, and
+        # whoever comes second finds the first one's CRL instead of numbering a clashing one.
+        # On SQLite the lock is the database write lock, taken before any read so the
+        # snapshot is fresh (a read first would make the upgrade fail with "database is
+        # locked"), and a consent transaction holding it is waited for (busy timeout).
+        async with self.sessions() as session:
+            await self._lock_issuer(session, issuer_serial)
+            latest = await repo.CrlRepository(session).latest(issuer_serial)
+            if self._fresh(latest):
+                assert latest is not None
+                return latest.der
             return (await self._publish_crl(session, authority, issuer_serial)).der
+
+    def _fresh(self, crl: SigningCrl | None) -> bool:
+        """Whether ``crl`` may still be served (not within the refresh margin of nextUpdate)."""
+        margin = dt.timedelta(hours=self.settings.crl_refresh_hours)
+        return crl is not None and crl.next_update - _now() > margin
+
+    @staticmethod
+    async def _lock_issuer(session: AsyncSession, issuer_serial: str) -> None:
+        """Serialise CRL publication for one issuer across processes until the transaction
+        ends (the same row lock revocations take, so they serialise with refreshes too)."""
+        if session.get_bind().dialect.name == "postgresql":
+            await repo.CertificateRepository(session).get(issuer_serial, for_update=True)
+        else:
+            await session.execute(text("UPDATE signing_crls SET number = number WHERE 0 = 1"))
 
     async def status(self, serial: int) -> CertStatus:
         """The OCSP status of a serial of the issuing CA, read fresh from the catalog."""
