@@ -8,6 +8,7 @@ to a status happens here, in one place.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -109,48 +110,46 @@ class CallPipeline(grpc.aio.ServerInterceptor):
     ) -> auth.Caller:
         return self._authenticator.authorize(metadata, _peer_common_names(context), method)
 
+    @contextlib.asynccontextmanager
+    async def _call(
+        self, method: str, metadata: tuple[Any, ...], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[None]:
+        """Admit the caller for the body of one call, then abort on error and record it.
+
+        Shared by unary and streaming handlers: only how the behaviour is awaited differs.
+        """
+        started = time.monotonic()
+        code = grpc.StatusCode.OK
+        token = None
+        try:
+            token = auth.set_current_caller(self._admit(method, metadata, context))
+            yield
+        except Exception as error:
+            code, status = self._status(error, method)
+            await context.abort_with_status(status)
+        finally:
+            self._record(method, code, started)
+            if token is not None:
+                auth._current.reset(token)
+
     def _wrap_unary(self, behaviour: Callable[..., Any], method: str, metadata: tuple[Any, ...]):
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            started = time.monotonic()
-            code = grpc.StatusCode.OK
-            token = None
-            try:
-                caller = self._admit(method, metadata, context)
-                token = auth.set_current_caller(caller)
+            async with self._call(method, metadata, context):
                 budget = None if context.time_remaining() is not None else self._default_deadline
                 async with asyncio.timeout(budget):
                     return await behaviour(request, context)
-            except Exception as error:
-                code, status = self._status(error, method)
-                await context.abort_with_status(status)
-            finally:
-                self._record(method, code, started)
-                if token is not None:
-                    auth._current.reset(token)
 
         return wrapper
 
     def _wrap_stream(self, behaviour: Callable[..., Any], method: str, metadata: tuple[Any, ...]):
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            started = time.monotonic()
-            code = grpc.StatusCode.OK
-            token = None
-            try:
-                caller = self._admit(method, metadata, context)
-                token = auth.set_current_caller(caller)
+            async with self._call(method, metadata, context):
                 result = behaviour(request, context)
                 if hasattr(result, "__aiter__"):
                     async for response in result:
                         yield response
                 else:
                     await result
-            except Exception as error:
-                code, status = self._status(error, method)
-                await context.abort_with_status(status)
-            finally:
-                self._record(method, code, started)
-                if token is not None:
-                    auth._current.reset(token)
 
         return wrapper
 
