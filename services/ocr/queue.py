@@ -36,6 +36,20 @@ def rows_changed(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def _update_held(session: AsyncSession, job_id: str, owner: str, **values: Any) -> int:
+    """Set ``values`` on ``job_id`` only while ``owner`` holds its lease; rows changed (0 or 1)."""
+    result = await session.execute(
+        update(OcrJob)
+        .where(
+            OcrJob.id == job_id,
+            OcrJob.lease_owner == owner,
+            OcrJob.state == JobState.RUNNING,
+        )
+        .values(**values)
+    )
+    return rows_changed(result)
+
+
 def new_job_id() -> str:
     """A fresh job id."""
     return uuid.uuid4().hex
@@ -155,22 +169,17 @@ class JobQueue:
         The attempt is not counted: the worker stopped, the file did not fail.
         """
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(OcrJob)
-                .where(
-                    OcrJob.id == job_id,
-                    OcrJob.lease_owner == owner,
-                    OcrJob.state == JobState.RUNNING,
-                )
-                .values(
-                    state=JobState.QUEUED,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    attempts=OcrJob.attempts - 1,
-                    not_before=self.clock(),
-                )
+            changed = await _update_held(
+                session,
+                job_id,
+                owner,
+                state=JobState.QUEUED,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=OcrJob.attempts - 1,
+                not_before=self.clock(),
             )
-            return bool(rows_changed(result))
+            return bool(changed)
 
     async def claim(self, owner: str) -> OcrJob | None:
         """Take the most urgent runnable job (queued and due, or with an expired lease)."""
@@ -209,16 +218,8 @@ class JobQueue:
             LeaseLost: Another worker took the job, or it was cancelled.
         """
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(OcrJob)
-                .where(
-                    OcrJob.id == job_id,
-                    OcrJob.lease_owner == owner,
-                    OcrJob.state == JobState.RUNNING,
-                )
-                .values(lease_expires_at=self.clock() + self.lease)
-            )
-            if rows_changed(result) != 1:
+            expires = self.clock() + self.lease
+            if await _update_held(session, job_id, owner, lease_expires_at=expires) != 1:
                 raise LeaseLost(job_id)
 
     async def hold(self, session: AsyncSession, job_id: str, owner: str) -> OcrJob:
@@ -227,16 +228,7 @@ class JobQueue:
         Raises:
             LeaseLost: The caller no longer holds the job; nothing must be recorded.
         """
-        result = await session.execute(
-            update(OcrJob)
-            .where(
-                OcrJob.id == job_id,
-                OcrJob.lease_owner == owner,
-                OcrJob.state == JobState.RUNNING,
-            )
-            .values(completions=OcrJob.completions + 1)
-        )
-        if rows_changed(result) != 1:
+        if await _update_held(session, job_id, owner, completions=OcrJob.completions + 1) != 1:
             raise LeaseLost(job_id)
         job = await session.get(OcrJob, job_id, populate_existing=True)
         assert job is not None
