@@ -54,7 +54,7 @@ LABEL org.opencontainers.image.title="hoso" \
 # Runtime packages, and why:
 #   tesseract-ocr(-vie,-eng)  OCR engine + Vietnamese/English models (tesserocr, ocrmypdf)
 #   libmagic1                 file type sniffing (python-magic)
-#   fonts-dejavu-core, fonts-liberation  Vietnamese-capable fonts for stamps and reports
+#   fonts-dejavu-core, fonts-liberation(2)  Vietnamese fonts; Liberation Serif 2 has Times metrics
 #                             (Liberation Serif is metric-compatible with Times New Roman)
 #   poppler-utils             pdftoppm / pdfinfo used by the OCR pipeline
 #   qpdf, ghostscript         PDF repair and PDF/A renditions (ocrmypdf)
@@ -66,7 +66,7 @@ RUN set -eux; \
     apt-get install -y --no-install-recommends \
         tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng \
         libmagic1 \
-        fonts-dejavu-core fonts-liberation \
+        fonts-dejavu-core fonts-liberation fonts-liberation2 \
         poppler-utils qpdf ghostscript unpaper pngquant \
         libzbar0 \
         ca-certificates; \

@@ -17,7 +17,7 @@ BOOTSTRAP=(python3 python3-venv make curl)
 # What the services need at run time: OCR, libmagic, PDF tools, fonts, SoftHSM2.
 RUN=(
     tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng
-    libmagic1 fonts-dejavu-core fonts-liberation
+    libmagic1 fonts-dejavu-core fonts-liberation fonts-liberation2
     poppler-utils qpdf ghostscript unpaper pngquant
     softhsm2 ca-certificates
 )

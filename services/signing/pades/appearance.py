@@ -5,8 +5,9 @@
   signature image on its left;
 * attachments and electronic copies: no image, a text block at the top right of page 1 with
   the document number, the copy type and the signing time (ISO 8601, +07:00) set in Times New
-  Roman 10 — here DejaVu Serif, embedded as a subset: Debian's Liberation Serif (the
-  metric-compatible Times stand-in) lacks the stacked Vietnamese accents (ờ, ệ, Ủ…).
+  Roman 10 — here Liberation Serif 2 (Debian ``fonts-liberation2``: Times New Roman's metrics
+  and every Vietnamese letter), embedded as a subset; DejaVu Serif when it is missing. The
+  older Liberation 1 (``fonts-liberation``) lacks the stacked accents (ờ, ệ, Ủ…).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
 
 VIETNAM_TZ = dt.timezone(dt.timedelta(hours=7), "+07:00")
 _FONT_CANDIDATES = (
+    Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"),
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"),
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
 )
@@ -86,7 +88,7 @@ class Appearance:
 
 @lru_cache(maxsize=1)
 def serif_font_path() -> str:
-    """The Unicode serif to embed for Vietnamese text (DejaVu Serif, else DejaVu Sans)."""
+    """The Unicode serif to embed for Vietnamese text (Liberation Serif 2, else DejaVu)."""
     for candidate in _FONT_CANDIDATES:
         if candidate.exists():
             return str(candidate)

@@ -2,8 +2,9 @@
 
 From top to bottom, centred in the field: the title (chức vụ, e.g. ``KT. CHỦ TỊCH`` over
 ``PHÓ CHỦ TỊCH``) in bold capitals, the signature image, and the signer's full name in bold.
-Both texts are set in DejaVu Serif Bold, embedded as a subset: Debian's Liberation fonts
-(the usual Times New Roman stand-in) lack the stacked Vietnamese accents (Ủ, Ị, ễ, ệ…).
+Both texts are set in Liberation Serif 2 Bold (Times New Roman's metrics, every Vietnamese
+letter; Debian ``fonts-liberation2``), embedded as a subset, or DejaVu Serif Bold when it is
+missing: the older Liberation 1 lacks the stacked Vietnamese accents (Ủ, Ị, ễ, ệ…).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pyhanko.stamp import BaseStamp, BaseStampStyle
 __all__ = ["OfficialStamp", "OfficialStampStyle", "bold_font_path", "title_lines"]
 
 _BOLD_FONTS = (
+    Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Bold.ttf"),
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf"),
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
 )
