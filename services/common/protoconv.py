@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import overload
+from typing import Any, overload
 
 from google.protobuf import timestamp_pb2
 
-__all__ = ["from_timestamp", "to_timestamp"]
+__all__ = ["from_timestamp", "optional_time", "to_timestamp"]
 
 
 @overload
@@ -30,3 +30,13 @@ def from_timestamp(stamp: timestamp_pb2.Timestamp | None) -> datetime | None:
     if stamp is None or (stamp.seconds == 0 and stamp.nanos == 0):
         return None
     return stamp.ToDatetime(tzinfo=UTC)
+
+
+def optional_time(message: Any, field: str) -> datetime | None:
+    """The aware UTC datetime of ``message``'s Timestamp ``field``; ``None`` when it is not set.
+
+    Args:
+        message: A protobuf message with a ``google.protobuf.Timestamp`` field ``field``.
+        field: The field's name.
+    """
+    return from_timestamp(getattr(message, field)) if message.HasField(field) else None

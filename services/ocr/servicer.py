@@ -24,7 +24,7 @@ from hoso.common.errors import (
     ResourceExhausted,
 )
 from hoso.common.paging import decode_token, encode_token, page_size
-from hoso.common.protoconv import from_timestamp, to_timestamp
+from hoso.common.protoconv import optional_time, to_timestamp
 from hoso.common.tracing import current_traceparent
 from hoso.ocr.archive import ArchiveConnection, DossierFacts, component_name, translate_rpc_error
 from hoso.ocr.engine import EngineOptions, check_pixels
@@ -329,16 +329,8 @@ class OcrService(_pb_grpc.OcrServiceServicer):
     async def Search(self, request: Any, context: Any) -> Any:
         query = parse_query(request.query)
         size = page_size(request.page_size, default=_SEARCH_DEFAULT, maximum=_SEARCH_MAX)
-        start = (
-            from_timestamp(request.receive_time_start)
-            if request.HasField("receive_time_start")
-            else None
-        )
-        end = (
-            from_timestamp(request.receive_time_end)
-            if request.HasField("receive_time_end")
-            else None
-        )
+        start = optional_time(request, "receive_time_start")
+        end = optional_time(request, "receive_time_end")
         if start and end and end < start:
             raise InvalidArgument(
                 "receive_time_end is before receive_time_start", field="receive_time_end"

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 from hoso.common.errors import InvalidArgument
 from hoso.common.paging import decode_token, encode_token, page_size
-from hoso.common.protoconv import from_timestamp, to_timestamp
+from hoso.common.protoconv import optional_time, to_timestamp
 from hoso.storage import export
 from hoso.storage.audit_runs import FixityAuditor, verify_rows
 from hoso.storage.convert import EVENT_TYPE_NAMES, dossier_message, event_message, version_message
@@ -49,10 +49,8 @@ _MASK_VALUES = {
     "agency_code": lambda d: nfc(d.agency_code),
     "applicant_id": lambda d: nfc(d.applicant_id),
     "title": lambda d: nfc(d.title),
-    "due_time": lambda d: from_timestamp(d.due_time) if d.HasField("due_time") else None,
-    "complete_time": lambda d: (
-        from_timestamp(d.complete_time) if d.HasField("complete_time") else None
-    ),
+    "due_time": lambda d: optional_time(d, "due_time"),
+    "complete_time": lambda d: optional_time(d, "complete_time"),
     "status": lambda d: _status(d.status, update=True),
     "labels": lambda d: _labels(d.labels),
 }
@@ -130,10 +128,10 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
         for field, value in (("procedure_code", d.procedure_code), ("agency_code", d.agency_code)):
             if not value.strip():
                 raise InvalidArgument(f"dossier.{field} is required", field=f"dossier.{field}")
-        received = from_timestamp(d.receive_time) if d.HasField("receive_time") else None
+        received = optional_time(d, "receive_time")
         if received is None:
             raise InvalidArgument("dossier.receive_time is required", field="dossier.receive_time")
-        due = from_timestamp(d.due_time) if d.HasField("due_time") else None
+        due = optional_time(d, "due_time")
         if due is not None and due < received:
             raise InvalidArgument(
                 "dossier.due_time must not be before receive_time", field="dossier.due_time"
@@ -146,7 +144,7 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
             title=nfc(d.title),
             received_at=received,
             due_at=due,
-            completed_at=from_timestamp(d.complete_time) if d.HasField("complete_time") else None,
+            completed_at=optional_time(d, "complete_time"),
             status=_status(d.status),
             retention_class=_enum(RETENTION_CLASSES, d.retention_class, "dossier.retention_class"),
             legal_hold=d.legal_hold,
@@ -165,16 +163,8 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
     async def ListDossiers(
         self, request: _pb.ListDossiersRequest, context: grpc.aio.ServicerContext
     ) -> _pb.ListDossiersResponse:
-        start = (
-            from_timestamp(request.receive_time_start)
-            if request.HasField("receive_time_start")
-            else None
-        )
-        end = (
-            from_timestamp(request.receive_time_end)
-            if request.HasField("receive_time_end")
-            else None
-        )
+        start = optional_time(request, "receive_time_start")
+        end = optional_time(request, "receive_time_end")
         if start is not None and end is not None and end <= start:
             raise InvalidArgument(
                 "receive_time_end must be after receive_time_start", field="receive_time_end"
@@ -418,11 +408,7 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
         self, request: _pb.StartFixityAuditRequest, context: grpc.aio.ServicerContext
     ) -> _pb.StartFixityAuditResponse:
         code = parse_dossier_name(request.dossier, field="dossier") if request.dossier else ""
-        since = (
-            from_timestamp(request.not_checked_since)
-            if request.HasField("not_checked_since")
-            else None
-        )
+        since = optional_time(request, "not_checked_since")
         run = await self.auditor.start(dossier_code=code, not_checked_since=since)
         return _pb.StartFixityAuditResponse(fixity_audit=self._audit_message(run))
 
