@@ -64,7 +64,7 @@ bench: venv
 	if [ -f $(HOSO_CEPH_DIR)/s3.env ]; then set -a; . $(HOSO_CEPH_DIR)/s3.env; set +a; fi; \
 	for bench in bench/bench_*.py; do \
 		echo "== $$bench"; \
-		$(VENV)/bin/python "$$bench"; \
+		PYTHONPATH=. $(VENV)/bin/python "$$bench"; \
 	done
 
 docs: venv
