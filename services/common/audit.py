@@ -108,26 +108,18 @@ async def append_event(
     occurred_at = (now or datetime.now(UTC)).astimezone(UTC)
     # Microsecond precision is what both backends store; hash what will be read back.
     details_text = json.dumps(dict(details or {}), sort_keys=True, ensure_ascii=False, default=str)
-    event = AuditEvent(
-        sequence=sequence,
-        occurred_at=occurred_at,
-        actor=actor,
-        action=action,
-        target=target,
-        subject_digest=subject_digest,
-        details=details_text,
-        previous_digest=previous,
-        digest=event_digest(
-            sequence=sequence,
-            occurred_at=occurred_at,
-            actor=actor,
-            action=action,
-            target=target,
-            subject_digest=subject_digest,
-            details=details_text,
-            previous_digest=previous,
-        ),
-    )
+    # The row's columns are exactly what its digest covers (plus the digest itself).
+    fields: dict[str, Any] = {
+        "sequence": sequence,
+        "occurred_at": occurred_at,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "subject_digest": subject_digest,
+        "details": details_text,
+        "previous_digest": previous,
+    }
+    event = AuditEvent(**fields, digest=event_digest(**fields))
     event.traceparent = _traceparent()
     session.add(event)
     await session.flush()

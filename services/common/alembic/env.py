@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from hoso.common.migrate import metadata
 from sqlalchemy import create_engine, event, pool
+from sqlalchemy.engine import Connection
 
 config = context.config
 target_metadata = metadata()
@@ -24,17 +25,22 @@ def _sqlite_autocommit_driver(dbapi_connection, _record):  # type: ignore[no-unt
     dbapi_connection.isolation_level = None
 
 
+def _migrate(connection: Connection) -> None:
+    """Run the pending revisions on ``connection`` in one migration transaction."""
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_object=_include_object,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=True,
-            include_object=_include_object,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        _migrate(connection)
         return
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
     if engine.dialect.name == "sqlite":
@@ -47,14 +53,7 @@ def run_migrations_online() -> None:
             # Replicas starting together would each create the same tables; one waits.
             connection.exec_driver_sql(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})")
             connection.commit()
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=True,
-            include_object=_include_object,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        _migrate(connection)
     engine.dispose()
 
 
