@@ -1,4 +1,7 @@
-"""gRPC layer of the archive: request validation and message conversion only."""
+"""gRPC layer of the archive: request validation and message conversion only.
+
+Dossier fields are read from requests by :mod:`hoso.storage.requests`.
+"""
 
 from __future__ import annotations
 
@@ -20,73 +23,24 @@ from hoso.storage.names import (
     RENDITION_KINDS,
     RETENTION_CLASSES,
     STATUSES,
-    check_dossier_code,
     nfc,
     parse_dossier_name,
     parse_file_name,
     version_name,
 )
 from hoso.storage.repository import DossierFilter, Row, StorageRepository
-from hoso.storage.service import ArchiveCore, DossierFields
+from hoso.storage.requests import (
+    RETENTION_MODES,
+    dossier_changes,
+    dossier_fields,
+    enum_name,
+    labels_from,
+)
+from hoso.storage.service import ArchiveCore
 from hoso.storage.v1 import storage_pb2 as _pb
 from hoso.storage.v1 import storage_pb2_grpc as _pb_grpc
 
 __all__ = ["ArchiveServicer"]
-
-_MODES = {1: "GOVERNANCE", 2: "COMPLIANCE"}
-_MASK_FIELDS = {
-    "procedure_code": "procedure_code",
-    "agency_code": "agency",
-    "applicant_id": "applicant_id",
-    "title": "title",
-    "due_time": "due_at",
-    "complete_time": "completed_at",
-    "status": "status",
-    "labels": "labels",
-}
-_MASK_VALUES = {
-    "procedure_code": lambda d: nfc(d.procedure_code),
-    "agency_code": lambda d: nfc(d.agency_code),
-    "applicant_id": lambda d: nfc(d.applicant_id),
-    "title": lambda d: nfc(d.title),
-    "due_time": lambda d: optional_time(d, "due_time"),
-    "complete_time": lambda d: optional_time(d, "complete_time"),
-    "status": lambda d: _status(d.status, update=True),
-    "labels": lambda d: _labels(d.labels),
-}
-
-
-def _status(value: int, *, update: bool = False) -> str:
-    if value == 0:
-        if update:
-            raise InvalidArgument(
-                "dossier.status must be set when updating it", field="dossier.status"
-            )
-        return "received"
-    if value not in STATUSES:
-        raise InvalidArgument(f"dossier.status {value} is unknown", field="dossier.status")
-    return STATUSES[value]
-
-
-def _labels(labels: Any) -> dict[str, str]:
-    import re
-
-    out = {}
-    for key, value in labels.items():
-        if not re.match(r"^[a-z0-9_-]{1,63}$", key):
-            raise InvalidArgument(f"label key {key!r} must be 1-63 of [a-z0-9_-]", field="labels")
-        out[key] = nfc(value)
-    return out
-
-
-def _enum(mapping: dict[int, str], value: int, field: str, *, required: bool = False) -> str | None:
-    if value == 0:
-        if required:
-            raise InvalidArgument(f"{field} must be set", field=field)
-        return None
-    if value not in mapping:
-        raise InvalidArgument(f"{field} has an unknown value {value}", field=field)
-    return mapping[value]
 
 
 class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
@@ -123,33 +77,7 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
     async def CreateDossier(
         self, request: _pb.CreateDossierRequest, context: grpc.aio.ServicerContext
     ) -> _pb.CreateDossierResponse:
-        d = request.dossier
-        code = check_dossier_code(d.dossier_code)
-        for field, value in (("procedure_code", d.procedure_code), ("agency_code", d.agency_code)):
-            if not value.strip():
-                raise InvalidArgument(f"dossier.{field} is required", field=f"dossier.{field}")
-        received = optional_time(d, "receive_time")
-        if received is None:
-            raise InvalidArgument("dossier.receive_time is required", field="dossier.receive_time")
-        due = optional_time(d, "due_time")
-        if due is not None and due < received:
-            raise InvalidArgument(
-                "dossier.due_time must not be before receive_time", field="dossier.due_time"
-            )
-        fields = DossierFields(
-            code=code,
-            procedure_code=nfc(d.procedure_code),
-            agency=nfc(d.agency_code),
-            applicant_id=nfc(d.applicant_id),
-            title=nfc(d.title),
-            received_at=received,
-            due_at=due,
-            completed_at=optional_time(d, "complete_time"),
-            status=_status(d.status),
-            retention_class=_enum(RETENTION_CLASSES, d.retention_class, "dossier.retention_class"),
-            legal_hold=d.legal_hold,
-            labels=_labels(d.labels),
-        )
+        fields = dossier_fields(request.dossier)
         dossier = await self.core.create_dossier(fields, request.request_id)
         _, count = await self.core.get_dossier(dossier.code)
         return _pb.CreateDossierResponse(dossier=dossier_message(dossier, count))
@@ -172,7 +100,7 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
         where = DossierFilter(
             procedure_code=request.procedure_code,
             agency=request.agency_code,
-            status=_enum(STATUSES, request.status, "status") or "",
+            status=enum_name(STATUSES, request.status, "status") or "",
             applicant_id=request.applicant_id,
             received_from=start,
             received_before=end,
@@ -194,17 +122,7 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
         self, request: _pb.UpdateDossierRequest, context: grpc.aio.ServicerContext
     ) -> _pb.UpdateDossierResponse:
         code = parse_dossier_name(request.dossier.name, field="dossier.name")
-        paths = list(request.update_mask.paths)
-        if not paths:
-            raise InvalidArgument("update_mask must name at least one field", field="update_mask")
-        changes = {}
-        for path in paths:
-            if path not in _MASK_FIELDS:
-                raise InvalidArgument(
-                    f"update_mask path {path!r} cannot be updated; allowed: {', '.join(sorted(_MASK_FIELDS))}",
-                    field="update_mask",
-                )
-            changes[_MASK_FIELDS[path]] = _MASK_VALUES[path](request.dossier)
+        changes = dossier_changes(request.dossier, list(request.update_mask.paths))
         dossier, count = await self.core.update_dossier(code, changes, request.request_id)
         return _pb.UpdateDossierResponse(dossier=dossier_message(dossier, count))
 
@@ -225,7 +143,7 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
         header = PutHeader(
             dossier_code=parse_dossier_name(h.dossier, field="header.dossier"),
             filename=h.filename,
-            component_type=_enum(
+            component_type=enum_name(
                 COMPONENT_TYPES, h.component_type, "header.component_type", required=True
             )
             or "",
@@ -233,10 +151,12 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
             declared_media_type=h.declared_media_type,
             expected_sha256=h.expected_sha256,
             expected_size=h.expected_size_bytes,
-            retention_class=_enum(RETENTION_CLASSES, h.retention_class, "header.retention_class"),
+            retention_class=enum_name(
+                RETENTION_CLASSES, h.retention_class, "header.retention_class"
+            ),
             derived_from=h.derived_from,
-            rendition_kind=_enum(RENDITION_KINDS, h.rendition_kind, "header.rendition_kind"),
-            labels=_labels(h.labels),
+            rendition_kind=enum_name(RENDITION_KINDS, h.rendition_kind, "header.rendition_kind"),
+            labels=labels_from(h.labels),
             request_id=h.request_id,
         )
 
@@ -282,7 +202,8 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
         rows, following = await self.core.list_files(
             code,
             include_derived=request.include_derived,
-            component_type=_enum(COMPONENT_TYPES, request.component_type, "component_type") or "",
+            component_type=enum_name(COMPONENT_TYPES, request.component_type, "component_type")
+            or "",
             after=after,
             limit=page_size(request.page_size, default=100, maximum=1000),
         )
@@ -312,7 +233,7 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
     async def ListRenditions(
         self, request: _pb.ListRenditionsRequest, context: grpc.aio.ServicerContext
     ) -> _pb.ListRenditionsResponse:
-        kind = _enum(RENDITION_KINDS, request.rendition_kind, "rendition_kind") or ""
+        kind = enum_name(RENDITION_KINDS, request.rendition_kind, "rendition_kind") or ""
         rows = await self.core.renditions(request.file_version, kind)
         return _pb.ListRenditionsResponse(renditions=[await self._version(r) for r in rows])
 
@@ -333,10 +254,10 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
         self, request: _pb.SetRetentionRequest, context: grpc.aio.ServicerContext
     ) -> _pb.SetRetentionResponse:
         retention = (
-            _enum(RETENTION_CLASSES, request.retention_class, "retention_class", required=True)
+            enum_name(RETENTION_CLASSES, request.retention_class, "retention_class", required=True)
             or ""
         )
-        mode = _enum(_MODES, request.mode, "mode")
+        mode = enum_name(RETENTION_MODES, request.mode, "mode")
         rows = await self.core.set_retention(request.name, retention, mode)
         return _pb.SetRetentionResponse(file_versions=[await self._version(r) for r in rows])
 
