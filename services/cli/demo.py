@@ -1,13 +1,15 @@
 """``hoso demo``: the journey of one dossier against the running services, step by step.
 
 Start the services first (``make run`` or ``hoso serve all``); the demo connects like any
-client (``HOSO_CLIENT_ADDRESS``, token from ``HOSO_CLIENT_TOKEN`` or ``var/operator.token``).
+client (``HOSO_CLIENT_ADDRESS``, token from ``HOSO_CLIENT_TOKEN`` or the ``operator.token``
+that ``hoso serve`` wrote in its data dir, ``HOSO_SERVER__DATA_DIR`` / the config, else ``var/``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -49,7 +51,8 @@ def demo(
             typer.echo(_describe(step))
 
     async def go() -> Any:
-        async with Clients.connect(default_config(address=address)) as hoso:
+        config = default_config(address=address, data_dir=_server_data_dir())
+        async with Clients.connect(config) as hoso:
             return await run_journey(hoso, inputs, on_step=on_step)
 
     try:
@@ -64,6 +67,17 @@ def demo(
     typer.echo(f"verdict {result.verdict}; signed result {result.signed_version}")
     if result.verification_url:
         typer.echo(f"verification page: {result.verification_url}")
+
+
+def _server_data_dir() -> Path | None:
+    """The data dir ``hoso serve`` uses with the same configuration (its operator token is
+    there), or None when the configuration cannot be read."""
+    from hoso.common.config import load_settings
+
+    try:
+        return load_settings().server.data_dir
+    except Exception:  # a broken config is the server's problem; fall back to ./var
+        return None
 
 
 def _fail(as_json: bool, message: str) -> NoReturn:

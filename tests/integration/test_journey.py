@@ -244,3 +244,69 @@ def test_the_export_check_names_a_missing_report_and_a_missing_file() -> None:
     }
     with pytest.raises(JourneyFailed, match="says MODIFIED"):
         _check_bag(_bag(modified), digests, "kq.pdf")
+
+
+@pytest.mark.asyncio
+async def test_demo_against_hoso_serve_all_on_a_clean_data_dir(tmp_path) -> None:
+    """``make run`` then ``hoso demo`` on a clean checkout: a fresh data dir, nothing else."""
+    import asyncio
+    import os
+    import re
+    import signal
+
+    require_journey_services()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HOSO_")},
+        "HOSO_SERVER__DATA_DIR": str(tmp_path / "data"),  # not ./var: found through the env
+        "HOSO_SERVER__PORT": "0",
+        "HOSO_SERVER__HTTP_PORT": "0",
+    }
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hoso.cli",
+        "serve",
+        "all",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    drain: asyncio.Task[bytes] | None = None
+    try:
+        address = ""
+        assert server.stderr is not None
+        async with asyncio.timeout(180):  # start-up prints the bound addresses (on stderr)
+            while not address:
+                line = (await server.stderr.readline()).decode()
+                assert line, "hoso serve all exited before serving"
+                if found := re.search(r"gRPC\s+(\S+:\d+)", line):
+                    address = found.group(1)
+        drain = asyncio.create_task(server.stderr.read())  # keep its log from filling the pipe
+        demo = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "hoso.cli",
+            "demo",
+            "--json",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**env, "HOSO_CLIENT_ADDRESS": address},  # token: the data dir's
+            cwd=tmp_path,
+        )
+        stdout, stderr = await asyncio.wait_for(demo.communicate(), timeout=480)
+        assert stdout, stderr.decode()[-2000:]
+        answer = json.loads(stdout)
+        assert demo.returncode == 0 and answer["ok"] is True, answer
+        assert [step["name"] for step in answer["steps"]] == EXPECTED_STEPS
+        assert answer["verdict"] == "VALID"
+    finally:
+        if server.returncode is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(server.wait(), timeout=60)
+            except TimeoutError:
+                server.kill()
+                await server.wait()
+        if drain is not None:
+            await drain
