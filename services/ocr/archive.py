@@ -181,3 +181,10 @@ class ArchiveSink(RenditionSink):
         except grpc.aio.AioRpcError as e:
             raise translate_rpc_error(e, f"storing the rendition of {job.file_version}") from e
         return stored.name
+
+    async def load(self, rendition_version: str) -> tuple[bytes, bool]:
+        try:
+            stored, data = await self._connection.client().read_file(rendition_version)
+        except grpc.aio.AioRpcError as e:
+            raise translate_rpc_error(e, f"reading the rendition {rendition_version}") from e
+        return data, stored.rendition_kind == _storage.RENDITION_KIND_OCR_TEXT_SIDECAR

@@ -30,12 +30,19 @@ FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLE
 
 
 class OcrJob(Base):
-    """One file version to OCR with given engine settings; unique on (digest, settings)."""
+    """One file version to OCR with given engine settings.
+
+    A version has one job per engine fingerprint. The OCR work itself is identified by the
+    file's SHA-256 and the fingerprint: a job for bytes already OCR'd (or being OCR'd) with
+    the same settings names that job in ``source_job_id`` and copies its result instead of
+    running the engine again (see :mod:`hoso.ocr.reuse`).
+    """
 
     __tablename__ = "ocr_jobs"
     __table_args__ = (
         UniqueConstraint("file_version", "engine_fingerprint"),
         Index("ix_ocr_jobs_claim", "state", "not_before", "priority"),
+        Index("ix_ocr_jobs_digest", "file_digest", "engine_fingerprint"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -62,6 +69,9 @@ class OcrJob(Base):
     request_id: Mapped[str | None] = mapped_column(String(100), nullable=True, unique=True)
     traceparent: Mapped[str] = mapped_column(String(64), default="", server_default="")
     """W3C traceparent of the request (or archive event) that queued the job."""
+    source_job_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    """The job OCR'ing the same bytes with the same settings whose result this one copies
+    (``None``: this job runs the engine itself)."""
     completions: Mapped[int] = mapped_column(Integer, default=0)
     """How many times a result was recorded; exactly-once completion keeps it at 1."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -6,10 +6,20 @@ has a single writer, and the same conditional update (``WHERE state = 'queued' â
 A claim is a lease: a worker renews it while working; when it stops (crash, kill), the lease
 expires and another worker reclaims the job. Completion is conditional on still holding the
 lease, so a job's result is recorded exactly once.
+
+The OCR work is identified by the file's SHA-256 and the engine settings fingerprint (plus
+the two options that change the result: redo pages with text, produce a PDF/A). The same
+bytes archived twice (two versions, two dossiers) are OCR'd once: the later version gets a
+job row of its own whose ``source_job_id`` names the job doing the work. It is not claimed
+while that job is on its way; then it copies the finished result (page text, word boxes,
+its own index rows and its own rendition in its own dossier, see :mod:`hoso.ocr.reuse`),
+or, if the source failed or was cancelled, runs the engine itself. Its own row keeps every
+per-version fact (dossier, search filters, rendition link, ``GetText``) where it was.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,7 +31,15 @@ from hoso.ocr.models import FINAL_STATES, JobState, OcrJob
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-__all__ = ["Clock", "JobQueue", "LeaseLost", "new_job_id", "rows_changed", "utc_now"]
+__all__ = [
+    "Clock",
+    "JobQueue",
+    "LeaseLost",
+    "new_job_id",
+    "result_options",
+    "rows_changed",
+    "utc_now",
+]
 
 Clock = Callable[[], datetime]
 
@@ -48,6 +66,42 @@ async def _update_held(session: AsyncSession, job_id: str, owner: str, **values:
         .values(**values)
     )
     return rows_changed(result)
+
+
+def result_options(options_json: str) -> tuple[bool, bool]:
+    """The job options besides the engine's that change its result: ``(redo, produce_pdfa)``."""
+    options = json.loads(options_json or "{}")
+    return bool(options.get("redo_pages_with_text")), bool(options.get("produce_pdfa", True))
+
+
+async def _result_source(
+    session: AsyncSession, digest: str, fingerprint: str, options_json: str
+) -> str | None:
+    """The job whose result a new job for these bytes and settings can copy, if any.
+
+    A finished one is preferred; else the oldest still on its way (the new job waits for it).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        # Two transactions queueing the same bytes at once must not both decide to run the
+        # engine: the second waits here and then sees the first's job.
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"ocr-job:{digest}:{fingerprint}"},
+        )
+    wanted = result_options(options_json)
+    candidates = await session.scalars(
+        select(OcrJob)
+        .where(
+            OcrJob.file_digest == digest,
+            OcrJob.engine_fingerprint == fingerprint,
+            OcrJob.state.in_((JobState.SUCCEEDED, JobState.QUEUED, JobState.RUNNING)),
+        )
+        .order_by(OcrJob.created_at, OcrJob.id)
+    )
+    usable = [job for job in candidates if result_options(job.options_json) == wanted]
+    finished = [job for job in usable if job.state == JobState.SUCCEEDED]
+    chosen = (finished or usable or [None])[0]
+    return chosen.id if chosen is not None else None
 
 
 def new_job_id() -> str:
@@ -109,6 +163,9 @@ class JobQueue:
         """Queue OCR of ``file_version`` in ``session`` unless a job for it with these
         settings (or this request id) exists.
 
+        When ``file_digest`` is given and a job for the same bytes and settings exists, the new
+        job reuses that job's result instead of running the engine (``source_job_id``).
+
         Returns:
             The job and whether it was created now (``False``: the existing one).
         """
@@ -125,6 +182,9 @@ class JobQueue:
         )
         if existing is not None:
             return existing, False
+        source_job_id = None
+        if file_digest:
+            source_job_id = await _result_source(session, file_digest, fingerprint, options_json)
         now = self.clock()
         job = OcrJob(
             id=new_job_id(),
@@ -148,6 +208,7 @@ class JobQueue:
             error_message="",
             request_id=request_id,
             traceparent=traceparent,
+            source_job_id=source_job_id,
             not_before=now,
             created_at=now,
         )
@@ -182,7 +243,10 @@ class JobQueue:
             return bool(changed)
 
     async def claim(self, owner: str) -> OcrJob | None:
-        """Take the most urgent runnable job (queued and due, or with an expired lease)."""
+        """Take the most urgent runnable job (queued and due, or with an expired lease).
+
+        A job reusing another's result is not runnable while that job is queued or running.
+        """
         now = self.clock()
         async with self._sessions.begin() as session:
             await self._fail_exhausted(session, now)
@@ -194,10 +258,12 @@ class JobQueue:
                     "UPDATE ocr_jobs SET state = 'running', lease_owner = :owner, "
                     "lease_expires_at = :expires, attempts = attempts + 1, "
                     "started_at = COALESCE(started_at, :now) "
-                    "WHERE id = (SELECT id FROM ocr_jobs WHERE "
-                    "((state = 'queued' AND not_before <= :now) OR "
-                    "(state = 'running' AND lease_expires_at < :now AND attempts < :max)) "
-                    f"ORDER BY priority DESC, created_at, id LIMIT 1{lock}) "
+                    "WHERE id = (SELECT j.id FROM ocr_jobs j WHERE "
+                    "((j.state = 'queued' AND j.not_before <= :now AND NOT EXISTS ("
+                    "SELECT 1 FROM ocr_jobs s WHERE s.id = j.source_job_id "
+                    "AND s.state IN ('queued', 'running'))) OR "
+                    "(j.state = 'running' AND j.lease_expires_at < :now AND j.attempts < :max)) "
+                    f"ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1{lock}) "
                     "AND (state = 'queued' OR lease_expires_at < :now) "
                     "RETURNING id"
                 ).bindparams(

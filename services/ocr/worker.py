@@ -31,6 +31,7 @@ from hoso.ocr.models import JobState, OcrJob, OcrPage
 from hoso.ocr.pages import DocumentPlan
 from hoso.ocr.pool import PageOutcome, PageRunner
 from hoso.ocr.queue import JobQueue, LeaseLost, rows_changed
+from hoso.ocr.reuse import copy_result, finished_source
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -63,6 +64,11 @@ class RenditionSink(ABC):
         stores one rendition, not two.
         """
 
+    @abstractmethod
+    async def load(self, rendition_version: str) -> tuple[bytes, bool]:
+        """The bytes of a rendition this sink stored, and whether it is a signed PDF's
+        sidecar (a job reusing the result of the same bytes stores it again as its own)."""
+
 
 class FolderSource(FileSource):
     """Files named by their version inside a folder (CLI, tests)."""
@@ -87,6 +93,10 @@ class FolderSink(RenditionSink):
         path = self.folder / f"{job.id}{'.sidecar' if signed else ''}.pdf"
         await asyncio.to_thread(path.write_bytes, rendition)
         return path.name
+
+    async def load(self, rendition_version: str) -> tuple[bytes, bool]:
+        data = await asyncio.to_thread((self.folder / rendition_version).read_bytes)
+        return data, rendition_version.endswith(".sidecar.pdf")
 
 
 @dataclass(frozen=True)
@@ -197,6 +207,18 @@ class OcrWorker:
                 await self.queue.renew(job_id, self.owner)
 
     async def _process(self, job: OcrJob) -> None:
+        # The same bytes were OCR'd with these settings: copy that result, engine idle.
+        source = await finished_source(self.sessions, job)
+        if source is not None and await copy_result(
+            sessions=self.sessions,
+            queue=self.queue,
+            index=self.index,
+            sink=self.sink,
+            job=job,
+            source=source,
+            owner=self.owner,
+        ):
+            return
         options = json.loads(job.options_json or "{}")
         engine = {k: options[k] for k in ("languages", "deskew", "auto_rotate") if k in options}
         pool = self.pool.with_options(replace(self.pool.options, **engine))
