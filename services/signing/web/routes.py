@@ -12,7 +12,7 @@ import re
 from urllib.parse import quote, urlencode
 
 import grpc
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from hoso.signing.v1 import verification_pb2 as _pb
 from hoso.signing.web.backends import BackendError, GrpcBackends, PageBackends
 from hoso.signing.web.render import (
@@ -117,11 +117,13 @@ class VerificationPages:
             else:
                 reader = await request.multipart()
                 while (part := await reader.next()) is not None:
+                    if not isinstance(part, BodyPartReader):
+                        continue  # a nested multipart: no form of ours sends one
                     if part.name == "lang":
-                        lang = pick_language(await part.text())  # type: ignore[union-attr]
+                        lang = pick_language(await part.text())
                     elif part.name == "file":
-                        filename = part.filename or ""  # type: ignore[union-attr]
-                        data = await self._read_capped(part)  # type: ignore[arg-type]
+                        filename = part.filename or ""
+                        data = await self._read_capped(part)
         except _Oversized:
             message = text("error_too_large", lang, detail=f"> {self._max_bytes} bytes")
             return _html(render_upload_form(lang, self._links(request, lang), error=message), 413)
@@ -141,10 +143,10 @@ class VerificationPages:
         )
         return _html(render_report(report, lang, links, filename=filename))
 
-    async def _read_capped(self, part: object) -> bytes:
+    async def _read_capped(self, part: BodyPartReader) -> bytes:
         chunks: list[bytes] = []
         size = 0
-        while chunk := await part.read_chunk(256 * 1024):  # type: ignore[attr-defined]
+        while chunk := await part.read_chunk(256 * 1024):
             size += len(chunk)
             if size > self._max_bytes:
                 raise _Oversized
