@@ -68,8 +68,8 @@ async def build(runtime: Runtime) -> list[Registration]:
     """The signing area's gRPC services (trust first; signing and verification append theirs)."""
     from hoso.signing.signing_servicer import registrations as signing_registrations
     from hoso.signing.trust_servicer import TrustServicer
-    from hoso.signing.verification_servicer import build_verification
     from hoso.signing.v1 import trust_pb2_grpc as _trust_grpc
+    from hoso.signing.verification_servicer import build_verification
 
     trust = await build_trust(runtime)
     verification_pages.register(runtime)  # public /verify pages on the HTTP port (#8)

@@ -235,7 +235,7 @@ async def test_already_signed_field_is_failed_precondition(
         )
 
 
-def test_level_parsing() -> None:
+async def test_level_parsing() -> None:
     assert SignatureLevel.parse(None) is SignatureLevel.B_T
     assert SignatureLevel.parse("pades-b-lta") is SignatureLevel.B_LTA
     assert SignatureLevel.parse("B_LT") is SignatureLevel.B_LT
