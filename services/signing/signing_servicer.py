@@ -300,8 +300,9 @@ class SigningServicer:
         source: IO[bytes] | Path = output
         if request_id:
             output.close()
-            source = core.ledger.output_path(request_id)
-            result = await self._archive(header, result, source, request_id)
+            kept = core.ledger.output_path(request_id)
+            source = kept
+            result = await self._archive(header, result, kept, request_id)
         async for message in _stream_file(_pb.ExtendSignatureResponse, "result", result, source):
             yield message
 

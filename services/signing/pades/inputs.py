@@ -54,7 +54,7 @@ class SpooledDocument:
 
 def _new_spool(spool_dir: Path | None) -> IO[bytes]:
     return tempfile.SpooledTemporaryFile(
-        max_size=_MEMORY_THRESHOLD, dir=spool_dir, prefix="hoso-sign-"
+        max_size=_MEMORY_THRESHOLD, dir=str(spool_dir) if spool_dir else None, prefix="hoso-sign-"
     )
 
 

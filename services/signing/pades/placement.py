@@ -116,7 +116,8 @@ def _find_anchor(
     file.seek(0)
     pages = [page_index] if page_index is not None else None
     for number, layout_page in enumerate(
-        extract_pages(file, page_numbers=pages, maxpages=_ANCHOR_PAGE_LIMIT)
+        # pdfminer reads any binary file object; its stub only names IOBase.
+        extract_pages(file, page_numbers=pages, maxpages=_ANCHOR_PAGE_LIMIT)  # type: ignore[arg-type]
     ):
         index = page_index if page_index is not None else number
         for element in layout_page:

@@ -146,7 +146,7 @@ class ConsentService:
 
     async def _verify_pin(self, credential: SigningCredential, pin: str) -> None:
         try:
-            ok = await asyncio.to_thread(_HASHER.verify, credential.pin_hash, pin)
+            ok: bool = await asyncio.to_thread(_HASHER.verify, credential.pin_hash, pin)
         except (VerificationError, InvalidHashError):
             ok = False
         if ok:

@@ -12,6 +12,8 @@ Both read the catalog on each call, so a revocation is reflected immediately.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -22,7 +24,7 @@ from pyhanko.sign.timestamps.api import TimeStamper
 
 __all__ = ["InProcessRevocation", "InProcessTimeStamper"]
 
-AnyCertificate = x509.Certificate | asn1_x509.Certificate
+AnyCertificate: TypeAlias = x509.Certificate | asn1_x509.Certificate
 
 
 def _asn1(certificate: AnyCertificate) -> asn1_x509.Certificate:
