@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -51,7 +50,7 @@ def demo(
             typer.echo(_describe(step))
 
     async def go() -> Any:
-        config = default_config(address=address, data_dir=_server_data_dir())
+        config = default_config(address=address)
         async with Clients.connect(config) as hoso:
             return await run_journey(hoso, inputs, on_step=on_step)
 
@@ -67,17 +66,6 @@ def demo(
     typer.echo(f"verdict {result.verdict}; signed result {result.signed_version}")
     if result.verification_url:
         typer.echo(f"verification page: {result.verification_url}")
-
-
-def _server_data_dir() -> Path | None:
-    """The data dir ``hoso serve`` uses with the same configuration (its operator token is
-    there), or None when the configuration cannot be read."""
-    from hoso.common.config import load_settings
-
-    try:
-        return load_settings().server.data_dir
-    except Exception:  # a broken config is the server's problem; fall back to ./var
-        return None
 
 
 def _fail(as_json: bool, message: str) -> NoReturn:

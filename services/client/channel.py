@@ -71,19 +71,30 @@ def default_config(
     *, address: str | None = None, token: str | None = None, data_dir: Path | None = None
 ) -> ClientConfig:
     """Config from arguments, then ``HOSO_CLIENT_ADDRESS`` / ``HOSO_CLIENT_TOKEN``, then the
-    embedded server's operator token file (``var/operator.token``)."""
+    operator token file the embedded server writes (``HOSO_CLIENT_TOKEN_FILE``, else where the
+    same configuration puts it: ``auth.token_file`` or ``server.data_dir/operator.token``)."""
     token = token or os.environ.get("HOSO_CLIENT_TOKEN")
     if not token:
-        token_file = Path(
-            os.environ.get(
-                "HOSO_CLIENT_TOKEN_FILE", str((data_dir or Path("var")) / "operator.token")
-            )
-        )
+        configured = os.environ.get("HOSO_CLIENT_TOKEN_FILE")
+        token_file = Path(configured) if configured else _operator_token_file(data_dir)
         if token_file.exists():
             token = token_file.read_text().strip()
     return ClientConfig(
         address=address or os.environ.get("HOSO_CLIENT_ADDRESS", "127.0.0.1:50051"), token=token
     )
+
+
+def _operator_token_file(data_dir: Path | None) -> Path:
+    """Where ``hoso serve`` with this process's configuration writes its operator token."""
+    if data_dir is not None:
+        return data_dir / "operator.token"
+    from hoso.common.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError:
+        return Path("var") / "operator.token"  # a broken config is the server's to report
+    return settings.auth.token_file or settings.server.data_dir / "operator.token"
 
 
 def connect(
