@@ -19,6 +19,7 @@ import grpc
 from hoso.common.auth import current_caller
 from hoso.common.errors import HosoError, InvalidArgument
 from hoso.common.protoconv import to_timestamp
+from hoso.common.streaming import header_and_chunks
 from hoso.common.telemetry import record_signature
 from hoso.signing.pades.archive import check_archive_target
 from hoso.signing.pades.cades import sign_detached
@@ -40,7 +41,7 @@ from hoso.signing.v1 import signing_pb2 as _pb
 from hoso.signing.v1 import trust_pb2 as _trust_pb
 from hoso.signing.web.routes import verification_url
 
-__all__ = ["SigningServicer", "header_and_chunks", "registrations"]
+__all__ = ["SigningServicer", "registrations"]
 
 _DIGEST_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
 _CADES_LEVELS = {
@@ -48,39 +49,6 @@ _CADES_LEVELS = {
     _pb.CADES_LEVEL_B_B: SignatureLevel.B_B,
     _pb.CADES_LEVEL_B_T: SignatureLevel.B_T,
 }
-
-
-async def header_and_chunks(
-    requests: AsyncIterator[Any], header_field: str = "header"
-) -> tuple[Any, AsyncIterator[bytes]]:
-    """Split a header-then-chunks request stream.
-
-    Raises:
-        InvalidArgument: empty stream, header missing or not first, a chunk over 1 MiB, or a
-            second header.
-    """
-    iterator = requests.__aiter__()
-    try:
-        first = await iterator.__anext__()
-    except StopAsyncIteration:
-        raise InvalidArgument(
-            "the stream is empty; send the header first", field=header_field
-        ) from None
-    if first.WhichOneof("payload") != header_field:
-        raise InvalidArgument("the first message must carry the header", field=header_field)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        async for message in iterator:
-            if message.WhichOneof("payload") != "chunk":
-                raise InvalidArgument("only chunks may follow the header", field="chunk")
-            if len(message.chunk) > CHUNK_SIZE:
-                raise InvalidArgument(
-                    f"a chunk carries {len(message.chunk)} bytes; send at most 1 MiB per chunk",
-                    field="chunk",
-                )
-            yield message.chunk
-
-    return getattr(first, header_field), chunks()
 
 
 async def _stream_file(

@@ -14,6 +14,7 @@ import grpc
 from hoso.common.errors import InvalidArgument
 from hoso.common.paging import decode_token, encode_token, page_size
 from hoso.common.protoconv import optional_time, to_timestamp
+from hoso.common.streaming import first_message
 from hoso.storage import export
 from hoso.storage.audit_runs import FixityAuditor, verify_rows
 from hoso.storage.convert import EVENT_TYPE_NAMES, dossier_message, event_message, version_message
@@ -130,16 +131,7 @@ class ArchiveServicer(_pb_grpc.ArchiveServiceServicer):
     async def PutFile(
         self, request_iterator: AsyncIterator[_pb.PutFileRequest], context: grpc.aio.ServicerContext
     ) -> _pb.PutFileResponse:
-        iterator = request_iterator.__aiter__()
-        try:
-            first = await iterator.__anext__()
-        except StopAsyncIteration:
-            raise InvalidArgument(
-                "the stream is empty; send the header first", field="header"
-            ) from None
-        if first.WhichOneof("payload") != "header":
-            raise InvalidArgument("the first message must carry the header", field="header")
-        h = first.header
+        h, iterator = await first_message(request_iterator)
         header = PutHeader(
             dossier_code=parse_dossier_name(h.dossier, field="header.dossier"),
             filename=h.filename,

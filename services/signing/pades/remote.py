@@ -22,6 +22,7 @@ from asn1crypto import x509
 from hoso.common.auth import current_caller
 from hoso.common.errors import FailedPrecondition, HosoError, InvalidArgument, NotFound
 from hoso.common.protoconv import to_timestamp
+from hoso.common.streaming import first_message, header_and_chunks
 from hoso.signing.models import SigningPrepared
 from hoso.signing.pades.archive import check_archive_target
 from hoso.signing.pades.core import SigningCore, consent_factor, read_file_chunks
@@ -252,8 +253,6 @@ class RemoteSigning:
 
     async def prepare_signature(self, requests: AsyncIterator[Any]) -> _pb.PrepareSignatureResponse:
         """Spool, prepare and remember one document."""
-        from hoso.signing.signing_servicer import header_and_chunks
-
         header, chunks = await header_and_chunks(requests)
         request = self._request(header.options, "header.options")
         if header.HasField("archive"):
@@ -520,16 +519,7 @@ class RemoteSigning:
 
     async def prepare_batch(self, requests: AsyncIterator[Any]) -> _pb.PrepareBatchResponse:
         """Spool and prepare every document of a batch for one credential."""
-        iterator = requests.__aiter__()
-        try:
-            first = await iterator.__anext__()
-        except StopAsyncIteration:
-            raise InvalidArgument(
-                "the stream is empty; send the header first", field="header"
-            ) from None
-        if first.WhichOneof("payload") != "header":
-            raise InvalidArgument("the first message must carry the header", field="header")
-        header = first.header
+        header, iterator = await first_message(requests)
         if not 0 < header.document_count <= MAX_BATCH_DOCUMENTS:
             raise InvalidArgument(
                 f"document_count must be 1 to {MAX_BATCH_DOCUMENTS}",
