@@ -114,6 +114,8 @@ class IndexRebuilder:
                 job.state, job.attempts, job.completions = JobState.QUEUED, 0, 0
                 job.not_before, job.finished_at = now, None
                 job.pages_done, job.error_code, job.error_message = 0, "", ""
+                # Re-OCR means reading the file again, not copying another job's result.
+                job.source_job_id = None
                 queued += 1
         return {
             "files_indexed": queued,

@@ -285,3 +285,26 @@ async def test_same_scan_in_two_dossiers_has_text_search_and_rendition_in_both(s
     _, pdf_bytes = await hoso.archive.read_file(renditions[0].name)
     with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
         assert pdf.open_metadata()["dc:title"] == b.name
+
+
+async def test_reocr_reads_the_file_again_instead_of_copying(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from hoso.ocr.rebuild import IndexRebuilder
+
+    queue = _queue(sessions)
+    first, _ = await queue.enqueue(file_version="a", fingerprint="f", file_digest="d2")
+    second, _ = await queue.enqueue(file_version="b", fingerprint="f", file_digest="d2")
+    assert second.source_job_id == first.id
+    async with sessions.begin() as session:
+        for job in await session.scalars(select(OcrJob)):
+            job.state = JobState.SUCCEEDED
+    engine_name = sessions.kw["bind"].dialect.name
+    rebuilder = IndexRebuilder(sessions, open_index(engine_name), queue)
+    counts = await rebuilder.rebuild(reocr=True)
+    assert counts["files_indexed"] == 2
+    async with sessions() as session:
+        requeued = await session.get(OcrJob, second.id)
+    assert requeued is not None
+    assert requeued.state == JobState.QUEUED
+    assert requeued.source_job_id is None
