@@ -184,7 +184,7 @@ async def put_file(core: ArchiveCore, header: PutHeader, chunks: AsyncIterator[b
         reject_polyglots=settings.reject_polyglots,
         pdf_deep_check_max_bytes=settings.pdf_deep_check_max_bytes,
     )
-    sniffer = ContentSniffer(policy)
+    sniffer = ContentSniffer(policy, expected_size=header.expected_size)
     outcome: dict[str, object] = {}
     key = f"d/{target.dossier_id}/{uuid.uuid4().hex}"
     try:

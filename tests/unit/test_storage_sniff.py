@@ -167,6 +167,35 @@ def test_pdf_zip_polyglot_is_refused_even_across_chunk_borders() -> None:
     assert sniff(polyglot, settings=relaxed).media_type == "application/pdf"
 
 
+def test_zip_signatures_a_zip_reader_would_not_find_are_not_a_polyglot() -> None:
+    # Compressed streams of big scans hold any 4-byte sequence now and then: the ZIP
+    # signatures alone, or a whole ZIP followed by more than a ZIP reader searches, are not
+    # an archive anyone can open.
+    stray = make_pdf(padding=5000).replace(b"%%EOF", b"% PK\x03\x04 PK\x05\x06 PK\x01\x02\n%%EOF")
+    assert sniff(stray).media_type == "application/pdf"
+    buried = make_pdf(padding=5000) + _zip() + b"%" + bytes(70_000) + b"\n%%EOF\n"
+    assert zipfile.is_zipfile(io.BytesIO(make_pdf(padding=5000) + _zip()))
+    assert not zipfile.is_zipfile(io.BytesIO(buried))
+    assert sniff(buried).media_type == "application/pdf"
+    appended = make_pdf(padding=5000) + _zip() + bytes(60_000)
+    with pytest.raises(DisallowedType, match="also contains a ZIP"):
+        sniff(appended, chunk=65_536)
+
+
+def test_pdf_announced_above_the_deep_check_size_is_not_spooled() -> None:
+    encrypted = _encrypted_pdf()
+    settings = StorageSettings(pdf_deep_check_max_bytes=len(encrypted))
+    policy = SniffPolicy(
+        allowed=frozenset({"application/pdf"}),
+        pdf_deep_check_max_bytes=settings.pdf_deep_check_max_bytes,
+    )
+    sniffer = ContentSniffer(policy, expected_size=len(encrypted) + 1)
+    sniffer.feed(encrypted)
+    assert sniffer._spool is None
+    with pytest.raises(EncryptedPdf):
+        sniffer.finish()
+
+
 def test_pdf_with_junk_in_front_is_refused() -> None:
     with pytest.raises(DisallowedType, match="not at the start"):
         sniff(b"GIF89a-junk\n" * 4 + make_pdf())
