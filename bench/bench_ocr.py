@@ -40,7 +40,7 @@ from hoso.common.db import create_engine
 from hoso.ocr.document import ocr_document
 from hoso.ocr.engine import EngineOptions
 from hoso.ocr.index import SearchFilters, TextIndex, open_index, parse_query
-from hoso.ocr.index.api import words_of
+from hoso.ocr.index.api import pair_keys, words_of
 from hoso.ocr.index.postgres import PostgresTextIndex
 from hoso.ocr.index.sqlite import SqliteTextIndex
 from hoso.ocr.pool import OcrPool
@@ -221,7 +221,8 @@ def _vocabulary() -> list[str]:
 
 
 def _synthetic_pages(pages: int, rng: random.Random, vocabulary: list[str]):  # type: ignore[no-untyped-def]
-    """Rows ``(id, file_version, page, text, exact, folded, dossier)`` in id order, in batches."""
+    """Rows ``(id, file_version, page, text, exact, folded, dossier, pairs)`` in id order, in
+    batches (``pairs``: the pair keys of the exact and folded words, as a list)."""
     weights = [1 / (rank + 1) for rank in range(len(vocabulary))]  # Zipf-like word frequency
     batch_size = 5000
     for start in range(0, pages, batch_size):
@@ -229,7 +230,9 @@ def _synthetic_pages(pages: int, rng: random.Random, vocabulary: list[str]):  # 
         for page_id in range(start + 1, min(pages, start + batch_size) + 1):
             words = rng.choices(vocabulary, weights, k=150)
             text = " ".join(words)
-            folded = " ".join(fold(w) for w in words)
+            folded_words = [fold(w) for w in words]
+            folded = " ".join(folded_words)
+            pairs = sorted(pair_keys(words) | pair_keys(folded_words))
             batch.append(
                 (
                     page_id,
@@ -239,6 +242,7 @@ def _synthetic_pages(pages: int, rng: random.Random, vocabulary: list[str]):  # 
                     text,
                     folded,
                     f"D{page_id // 40}",
+                    pairs,
                 )
             )
         yield batch
@@ -251,11 +255,11 @@ def _build_sqlite(path: Path, pages: int, rng: random.Random, vocabulary: list[s
         connection.executemany(
             "INSERT INTO ocr_index_pages(id, file_version, page, text, dossier, agency, procedure,"
             " component_type) VALUES (?, ?, ?, ?, ?, '', '', '')",
-            [(i, v, n, t, d) for i, v, n, t, _, _, d in batch],
+            [(i, v, n, t, d) for i, v, n, t, _, _, d, _ in batch],
         )
         connection.executemany(
-            SqliteTextIndex.INSERT_SQL.replace(":id", "?").replace(":e", "?").replace(":f", "?"),
-            [(i, e, f) for i, _, _, _, e, f, _ in batch],
+            re.sub(r":\w+", "?", SqliteTextIndex.INSERT_SQL),
+            [(i, e, f, " ".join(p)) for i, _, _, _, e, f, _, p in batch],
         )
         connection.commit()
     connection.execute("INSERT INTO ocr_page_fts(ocr_page_fts) VALUES ('optimize')")
@@ -268,21 +272,37 @@ def _build_postgres(url: str, pages: int, rng: random.Random, vocabulary: list[s
     import psycopg
 
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as connection:
+        # As any bulk load: GIN indexes are built once at the end (kept up row by row, the
+        # pair keys' index made the load take half an hour).
+        gin = [
+            (name, definition)
+            for name, definition in connection.execute(
+                "SELECT indexname, indexdef FROM pg_indexes "
+                "WHERE tablename = 'ocr_page_fts' AND indexdef LIKE '%USING gin%'"
+            )
+        ]
+        for name, _ in gin:
+            connection.execute(f'DROP INDEX "{name}"')  # type: ignore[arg-type]
         for batch in _synthetic_pages(pages, rng, vocabulary):
             with connection.cursor() as cursor:
                 with cursor.copy(
                     "COPY ocr_index_pages(id, file_version, page, text, dossier, agency, procedure,"
                     " component_type) FROM STDIN"
                 ) as copy:
-                    for i, v, n, t, _, _, d in batch:
+                    for i, v, n, t, _, _, d, _ in batch:
                         copy.write_row((i, v, n, t, d, "", "", ""))
-                cursor.execute("CREATE TEMP TABLE IF NOT EXISTS staging(id int, e text, f text)")
+                cursor.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS staging(id int, e text, f text, p text[])"
+                )
                 cursor.execute("TRUNCATE staging")
                 with cursor.copy("COPY staging FROM STDIN") as copy:
-                    for i, _, _, _, e, f, _ in batch:
-                        copy.write_row((i, e, f))
+                    for i, _, _, _, e, f, _, p in batch:
+                        copy.write_row((i, e, f, p))
                 cursor.execute(PostgresTextIndex.BULK_INSERT_SQL)
             connection.commit()
+        for _, definition in gin:
+            connection.execute(definition)  # type: ignore[arg-type]
+        connection.commit()
         connection.autocommit = True
         connection.execute("VACUUM ANALYZE ocr_index_pages")
         connection.execute("VACUUM ANALYZE ocr_page_fts")

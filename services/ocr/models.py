@@ -126,4 +126,4 @@ class OcrIndexPage(Base):
     agency: Mapped[str] = mapped_column(String(200), default="", index=True)
     procedure: Mapped[str] = mapped_column(String(200), default="", index=True)
     component_type: Mapped[str] = mapped_column(String(100), default="")
-    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)

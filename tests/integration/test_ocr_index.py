@@ -145,3 +145,77 @@ async def test_reindex_replaces_and_delete_removes(catalog) -> None:
     async with sessions.begin() as session:
         await index.delete_file(session, "v-form")
     assert (await _search(catalog, "bien nhan")).total == 0
+
+
+async def test_phrases_are_found_through_word_pairs(catalog) -> None:
+    sessions, index = catalog
+    # Both pairs of "đăng ký hộ" are on this page, but not as one phrase.
+    scattered = "đăng ký giấy phép, ký hộ chủ tịch"
+    async with sessions.begin() as session:
+        await index.upsert(session, [IndexedPage("v-scattered", 1, scattered, dossier="D3")])
+    three = await _search(catalog, '"dang ky ho"')
+    assert [h.file_version for h in three.hits] == ["v-form"]
+    pair = await _search(catalog, '"ký hộ"')
+    assert [(h.file_version, h.exact) for h in pair.hits] == [
+        ("v-scattered", True),
+        ("v-form", True),
+    ]
+    mixed = await _search(catalog, '"đăng ký" Đống')
+    assert [h.file_version for h in mixed.hits] == ["v-form"]
+    folded_pair = await _search(catalog, '"đăng ký" ong')
+    assert [h.file_version for h in folded_pair.hits] == ["v-plain"]
+    assert not folded_pair.hits[0].exact
+    assert (await _search(catalog, '"ky giay phep ky"')).total == 1
+    assert (await _search(catalog, '"ho kinh" "giay phep"')).total == 0
+
+
+async def test_upgrade_gives_pages_indexed_before_their_pair_keys(database_url: str) -> None:
+    from alembic import command
+    from hoso.common.db import sync_url
+    from sqlalchemy import create_engine as create_sync_engine
+    from sqlalchemy import text
+
+    before_pairs = "512e22fbb1e3"
+    await asyncio.to_thread(command.upgrade, migrate.alembic_config(database_url), before_pairs)
+    engine = create_sync_engine(sync_url(database_url))
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO ocr_index_pages(id, file_version, page, text, dossier, agency,"
+                " procedure, component_type) VALUES (7, 'v-old', 1, :t, 'D9', '', '', '')"
+            ),
+            {"t": PAGE},
+        )
+        exact = "tôi nộp hồ sơ đăng ký hộ kinh doanh"
+        folded = "toi nop ho so dang ky ho kinh doanh"
+        if engine.dialect.name == "postgresql":
+            insert = (
+                "INSERT INTO ocr_page_fts(id, exact, folded) VALUES "
+                "(7, to_tsvector('simple', :e), to_tsvector('simple', :f))"
+            )
+        else:
+            insert = "INSERT INTO ocr_page_fts(rowid, exact, folded) VALUES (7, :e, :f)"
+        connection.execute(text(insert), {"e": exact, "f": folded})
+    engine.dispose()
+    await asyncio.to_thread(migrate.upgrade, database_url)
+    async_engine = create_engine(database_url)
+    sessions = async_sessionmaker(async_engine, expire_on_commit=False)
+    index = open_index(async_engine.dialect.name)
+    try:
+        for query, exact_match in (
+            ('"hồ sơ đăng ký"', True),
+            ('"ho so"', False),
+            ('"nop ho"', False),
+        ):
+            async with sessions() as session:
+                results = await index.search(
+                    session, parse_query(query), SearchFilters(), limit=10, offset=0
+                )
+            assert [(h.file_version, h.exact) for h in results.hits] == [("v-old", exact_match)]
+        async with sessions() as session:
+            none = await index.search(
+                session, parse_query('"so ho"'), SearchFilters(), limit=10, offset=0
+            )
+        assert none.total == 0
+    finally:
+        await async_engine.dispose()

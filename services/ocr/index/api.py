@@ -8,6 +8,7 @@ double-quoted phrases), so characters such as ``"``, ``*``, ``NEAR(``, ``-`` or 
 
 from __future__ import annotations
 
+import itertools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -22,13 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 __all__ = [
     "IndexedPage",
     "ParsedQuery",
+    "PhraseTerms",
     "SearchFilters",
     "SearchHit",
     "SearchResults",
     "TextIndex",
     "make_snippet",
     "matches_exactly",
+    "pair_keys",
     "parse_query",
+    "phrase_terms",
     "words_of",
 ]
 
@@ -112,6 +116,41 @@ class SearchResults:
 def words_of(text: str) -> list[str]:
     """The words of ``text`` in order, lower-case NFC, as the index stores them."""
     return _WORD.findall(normalize_text(text).lower())
+
+
+def pair_keys(words: Sequence[str]) -> set[str]:
+    """The keys of adjacent word pairs (``hồ_sơ``), indexed beside the words.
+
+    A phrase of common words matched by word positions reads the positions of every page that
+    holds both words: most of the archive for words like "hồ sơ". A pair of adjacent words is
+    rare, so its key finds the few pages that can hold the phrase straight from the index.
+    ``_`` never occurs inside a word (see :data:`_WORD`), so a key cannot be mistaken for one.
+    """
+    return {f"{a}_{b}" for a, b in itertools.pairwise(words)}
+
+
+@dataclass(frozen=True)
+class PhraseTerms:
+    """One tier of a query (its exact or its folded groups) as index look-ups.
+
+    A page matches when it holds every :attr:`words` in the word column, every
+    :attr:`pairs` key in the pair column, and every :attr:`long_phrases` phrase (whose pairs
+    alone could be scattered over the page).
+    """
+
+    words: tuple[str, ...]
+    """The one-word groups."""
+    pairs: tuple[str, ...]
+    """The pair keys of every phrase of two or more words."""
+    long_phrases: tuple[tuple[str, ...], ...]
+    """Phrases of three or more words, to confirm on the candidates the pairs found."""
+
+
+def phrase_terms(groups: tuple[tuple[str, ...], ...]) -> PhraseTerms:
+    """Split one tier's groups into word, pair and long-phrase look-ups (see PhraseTerms)."""
+    words = tuple(dict.fromkeys(g[0] for g in groups if len(g) == 1))
+    pairs = tuple(sorted(set().union(*(pair_keys(g) for g in groups if len(g) > 1))))
+    return PhraseTerms(words, pairs, tuple(g for g in groups if len(g) > 2))
 
 
 def parse_query(query: str) -> ParsedQuery:

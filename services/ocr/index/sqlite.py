@@ -1,8 +1,9 @@
 """SQLite FTS5 text index (the embedded default).
 
-``ocr_page_fts`` (made by the OCR migration) holds two columns per page: ``exact`` (lower-case
-NFC words) and ``folded`` (the same words without diacritics, đ → d, which FTS5's
-``remove_diacritics`` cannot do). Queries match ``folded``; pages that also match ``exact``
+``ocr_page_fts`` (made by the OCR migrations) holds three columns per page: ``exact`` (lower-case
+NFC words), ``folded`` (the same words without diacritics, đ → d, which FTS5's
+``remove_diacritics`` cannot do) and ``pairs``, the keys of adjacent word pairs in both forms
+(see :func:`hoso.ocr.index.api.pair_keys`) that phrases are found through. Queries match ``folded``; pages that also match ``exact``
 (when the query has diacritics) rank first, and within each tier the newest page first.
 
 Latency stays flat as the archive grows because no step reads every match: each tier stops
@@ -20,8 +21,11 @@ from hoso.ocr.index._common import SqlTextIndex, capped_count, filter_clauses, t
 from hoso.ocr.index.api import (
     IndexedPage,
     ParsedQuery,
+    PhraseTerms,
     SearchFilters,
     SearchResults,
+    pair_keys,
+    phrase_terms,
     words_of,
 )
 from hoso.ocr.index.rows import upsert_page_rows
@@ -32,13 +36,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 __all__ = ["SqliteTextIndex", "match_expression"]
 
 
-def match_expression(column: str, groups: tuple[tuple[str, ...], ...]) -> str:
-    """An FTS5 MATCH string: every group a quoted phrase, all required, in ``column``.
+def match_expression(column: str, terms: PhraseTerms) -> str:
+    """An FTS5 MATCH string requiring every term of one tier: words in ``column``, pair keys
+    in ``pairs``, and long phrases (whose pairs could be scattered) as phrases in ``column``.
 
-    Groups hold only letters and digits (see :func:`parse_query`), so quoting is complete.
+    Terms hold only letters, digits and ``_`` (see :func:`parse_query`), so quoting is
+    complete; the tokenizer keeps ``_`` inside a token.
     """
-    phrases = " AND ".join('"' + " ".join(group) + '"' for group in groups)
-    return f"{{{column}}} : ({phrases})"
+    parts = []
+    for target, phrases in (
+        (column, [(w,) for w in terms.words]),
+        ("pairs", [(k,) for k in terms.pairs]),
+        (column, list(terms.long_phrases)),
+    ):
+        if phrases:
+            quoted = " AND ".join('"' + " ".join(p) + '"' for p in phrases)
+            parts.append(f"{{{target}}} : ({quoted})")
+    return " AND ".join(parts)
 
 
 class SqliteTextIndex(SqlTextIndex):
@@ -50,7 +64,7 @@ class SqliteTextIndex(SqlTextIndex):
             this is walked from its index.
     """
 
-    INSERT_SQL = "INSERT INTO ocr_page_fts(rowid, exact, folded) VALUES (:id, :e, :f)"
+    INSERT_SQL = "INSERT INTO ocr_page_fts(rowid, exact, folded, pairs) VALUES (:id, :e, :f, :p)"
     """How one page's words enter the index (the benchmark bulk-loads with it too)."""
 
     FTS_ID = "rowid"
@@ -59,12 +73,18 @@ class SqliteTextIndex(SqlTextIndex):
         ids = await upsert_page_rows(session, pages)
         for page_id, page in zip(ids, pages, strict=True):
             words = words_of(page.text)
+            folded = [fold(w) for w in words]
             await session.execute(
                 text("DELETE FROM ocr_page_fts WHERE rowid = :id"), {"id": page_id}
             )
             await session.execute(
                 text(self.INSERT_SQL),
-                {"id": page_id, "e": " ".join(words), "f": " ".join(fold(w) for w in words)},
+                {
+                    "id": page_id,
+                    "e": " ".join(words),
+                    "f": " ".join(folded),
+                    "p": " ".join(sorted(pair_keys(words) | pair_keys(folded))),
+                },
             )
 
     async def search(
@@ -77,7 +97,10 @@ class SqliteTextIndex(SqlTextIndex):
         offset: int,
     ) -> SearchResults:
         where, params = filter_clauses(filters)
-        params |= {"folded": match_expression("folded", query.folded), "need": offset + limit}
+        params |= {
+            "folded": match_expression("folded", phrase_terms(query.folded)),
+            "need": offset + limit,
+        }
         if not where:
             source, newest = "ocr_page_fts", "ocr_page_fts.rowid"
         elif await self._filter_is_selective(session, where, params):
@@ -97,7 +120,7 @@ class SqliteTextIndex(SqlTextIndex):
 
         tiered = query.exact != query.folded
         if tiered:
-            params["exact"] = match_expression("exact", query.exact)
+            params["exact"] = match_expression("exact", phrase_terms(query.exact))
         await self._tune_connection(session)
         return await self._ranked(
             session,
