@@ -53,8 +53,11 @@ def serve(
     """Serve one service, or all three in one process (the embedded default)."""
     from hoso.common import telemetry
     from hoso.common.logs import setup_logging
+    from hoso.common.memory import limit_malloc_arenas
     from hoso.common.server import RunningServer
     from hoso.common.server import serve as run
+
+    limit_malloc_arenas()
 
     areas = list(SERVICE_NAMES) if service == "all" else [service]
     if any(area not in SERVICE_NAMES for area in areas):

@@ -207,6 +207,7 @@ def ocr_worker_command(
     from hoso.common import telemetry
     from hoso.common.config import ConfigError, load_settings
     from hoso.common.logs import setup_logging
+    from hoso.common.memory import limit_malloc_arenas
     from hoso.ocr.standalone import run_worker
 
     try:
@@ -220,6 +221,7 @@ def ocr_worker_command(
     def ready(port: int) -> None:
         typer.echo(f"hoso ocr-worker: health on port {port}", err=True)
 
+    limit_malloc_arenas()
     asyncio.run(run_worker(settings, on_ready=ready))
 
 
