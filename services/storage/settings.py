@@ -86,13 +86,15 @@ class StorageSettings(Section):
     s3_region: str | None = Field(
         None, description="S3 region; leave empty to let the client discover it."
     )
+    # 3 × 6 MiB in flight holds as much as 2 × 8 MiB did, and keeps the S3 connection busier
+    # (bench: put 0.74× → 0.8× of a direct minio put, same peak memory).
     part_size: int = Field(
-        8 * MiB,
+        6 * MiB,
         ge=MIN_PART_SIZE,
         description="Multipart part size in bytes (at least 5 MiB, the S3 minimum).",
     )
     upload_parallelism: int = Field(
-        2,
+        3,
         ge=1,
         le=8,
         description="Parts uploaded to S3 at once; memory per upload is about (this + 1) parts.",

@@ -76,8 +76,8 @@ class S3Config:
         bucket: str,
         secure: bool,
         region: str | None = None,
-        part_size: int = 8 * 1024 * 1024,
-        parallel_uploads: int = 2,
+        part_size: int = 6 * 1024 * 1024,
+        parallel_uploads: int = 3,
         tenant_keys: Callable[[str], bytes | None] | None = None,
     ) -> None:
         """Describe one bucket on one endpoint; ``tenant_keys`` maps tenant → SSE-C key."""
