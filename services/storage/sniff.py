@@ -36,10 +36,10 @@ _ZIP_LOCAL = b"PK\x03\x04"
 _ZIP_CENTRAL = b"PK\x01\x02"
 _ZIP_END = b"PK\x05\x06"
 _ZIP_END_WINDOW = 22 + 0xFFFF
+"""Where a ZIP reader looks for the end-of-central-directory record: the last bytes."""
 # One pass for both markers: two bytes.find calls cost 0.8 ms/MiB, this 0.3 (measured).
 _PDF_MARKERS = re.compile(rb"/(Encrypt|ByteRange)")
 _MARKER_FLAGS = {b"Encrypt": "_encrypt_token", b"ByteRange": "_byte_range"}
-"""Where a ZIP reader looks for the end-of-central-directory record: the last bytes."""
 _EXECUTABLE_MAGIC = (
     b"MZ",
     b"\x7fELF",

@@ -4,9 +4,9 @@
 twice: without positions (``*_words``, GIN-indexed, where words are matched: kept in the row)
 and with positions (to confirm phrases of three or more words); and ``pairs``, the keys of
 adjacent word pairs (both forms, see :func:`hoso.ocr.index.api.pair_keys`, GIN-indexed) that
-phrases are found through. Folding happens in Python with the same function as the SQLite backend (:func:`hoso.ocr.text.fold`, which also
-maps đ → d), so both backends agree word for word; the migration still installs ``unaccent``
-for ad-hoc SQL on the text.
+phrases are found through. Folding happens in Python with the same function as the SQLite
+backend (:func:`hoso.ocr.text.fold`, which also maps đ → d), so both backends agree word for
+word; the migration still installs ``unaccent`` for ad-hoc SQL on the text.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """SQLite FTS5 text index (the embedded default).
 
-``ocr_page_fts`` (made by the OCR migrations) holds three columns per page: ``exact`` (lower-case
-NFC words), ``folded`` (the same words without diacritics, đ → d, which FTS5's
+``ocr_page_fts`` (made by the OCR migrations) holds three columns per page: ``exact``
+(lower-case NFC words), ``folded`` (the same words without diacritics, đ → d, which FTS5's
 ``remove_diacritics`` cannot do) and ``pairs``, the keys of adjacent word pairs in both forms
-(see :func:`hoso.ocr.index.api.pair_keys`) that phrases are found through. Queries match ``folded``; pages that also match ``exact``
-(when the query has diacritics) rank first, and within each tier the newest page first.
+(see :func:`hoso.ocr.index.api.pair_keys`) that phrases are found through. Queries match
+``folded``; pages that also match ``exact`` (when the query has diacritics) rank first, and
+within each tier the newest page first.
 
 Latency stays flat as the archive grows because no step reads every match: each tier stops
 after ``offset + limit`` rows (FTS5 walks rowids newest first), the count stops at
