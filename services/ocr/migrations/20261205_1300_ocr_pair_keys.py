@@ -92,12 +92,17 @@ def upgrade() -> None:
         f"CREATE VIRTUAL TABLE ocr_page_fts_new USING fts5(exact, folded, pairs, {_FTS5_TOKENIZER})"
     )
     bind = op.get_bind()
-    rows = bind.exec_driver_sql("SELECT rowid, exact, folded FROM ocr_page_fts").fetchall()
-    for rowid, exact, folded in rows:
+    last = 0
+    # In batches: an archive's text does not have to fit in memory.
+    while rows := bind.exec_driver_sql(
+        "SELECT rowid, exact, folded FROM ocr_page_fts WHERE rowid > ? ORDER BY rowid LIMIT 2000",
+        (last,),
+    ).fetchall():
         bind.exec_driver_sql(
             "INSERT INTO ocr_page_fts_new(rowid, exact, folded, pairs) VALUES (?, ?, ?, ?)",
-            (rowid, exact, folded, _pairs(exact, folded)),
+            [(rowid, exact, folded, _pairs(exact, folded)) for rowid, exact, folded in rows],
         )
+        last = rows[-1][0]
     op.execute("DROP TABLE ocr_page_fts")
     op.execute("ALTER TABLE ocr_page_fts_new RENAME TO ocr_page_fts")
 
