@@ -40,7 +40,7 @@ from hoso.common.db import create_engine
 from hoso.ocr.document import ocr_document
 from hoso.ocr.engine import EngineOptions
 from hoso.ocr.index import SearchFilters, TextIndex, open_index, parse_query
-from hoso.ocr.index.api import pair_keys, words_of
+from hoso.ocr.index.api import page_terms, words_of
 from hoso.ocr.index.postgres import PostgresTextIndex
 from hoso.ocr.index.sqlite import SqliteTextIndex
 from hoso.ocr.pool import OcrPool
@@ -221,30 +221,16 @@ def _vocabulary() -> list[str]:
 
 
 def _synthetic_pages(pages: int, rng: random.Random, vocabulary: list[str]):  # type: ignore[no-untyped-def]
-    """Rows ``(id, file_version, page, text, exact, folded, dossier, pairs)`` in id order, in
-    batches (``pairs``: the pair keys of the exact and folded words, as a list)."""
+    """Rows ``(id, file_version, page, text, dossier, terms)`` in id order, in batches
+    (``terms``: what the index stores of the text, :func:`page_terms`)."""
     weights = [1 / (rank + 1) for rank in range(len(vocabulary))]  # Zipf-like word frequency
     batch_size = 5000
     for start in range(0, pages, batch_size):
         batch = []
         for page_id in range(start + 1, min(pages, start + batch_size) + 1):
-            words = rng.choices(vocabulary, weights, k=150)
-            text = " ".join(words)
-            folded_words = [fold(w) for w in words]
-            folded = " ".join(folded_words)
-            pairs = sorted(pair_keys(words) | pair_keys(folded_words))
-            batch.append(
-                (
-                    page_id,
-                    f"v{page_id // 4}",
-                    page_id % 4 + 1,
-                    text,
-                    text,
-                    folded,
-                    f"D{page_id // 40}",
-                    pairs,
-                )
-            )
+            text = " ".join(rng.choices(vocabulary, weights, k=150))
+            version, number, dossier = f"v{page_id // 4}", page_id % 4 + 1, f"D{page_id // 40}"
+            batch.append((page_id, version, number, text, dossier, page_terms(text)))
         yield batch
 
 
@@ -255,11 +241,11 @@ def _build_sqlite(path: Path, pages: int, rng: random.Random, vocabulary: list[s
         connection.executemany(
             "INSERT INTO ocr_index_pages(id, file_version, page, text, dossier, agency, procedure,"
             " component_type) VALUES (?, ?, ?, ?, ?, '', '', '')",
-            [(i, v, n, t, d) for i, v, n, t, _, _, d, _ in batch],
+            [(i, v, n, t, d) for i, v, n, t, d, _ in batch],
         )
         connection.executemany(
             re.sub(r":\w+", "?", SqliteTextIndex.INSERT_SQL),
-            [(i, e, f, " ".join(p)) for i, _, _, _, e, f, _, p in batch],
+            [(i, w.exact, w.folded, " ".join(w.pairs)) for i, *_, w in batch],
         )
         connection.commit()
     connection.execute("INSERT INTO ocr_page_fts(ocr_page_fts) VALUES ('optimize')")
@@ -289,15 +275,15 @@ def _build_postgres(url: str, pages: int, rng: random.Random, vocabulary: list[s
                     "COPY ocr_index_pages(id, file_version, page, text, dossier, agency, procedure,"
                     " component_type) FROM STDIN"
                 ) as copy:
-                    for i, v, n, t, _, _, d, _ in batch:
+                    for i, v, n, t, d, _ in batch:
                         copy.write_row((i, v, n, t, d, "", "", ""))
                 cursor.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS staging(id int, e text, f text, p text[])"
                 )
                 cursor.execute("TRUNCATE staging")
                 with cursor.copy("COPY staging FROM STDIN") as copy:
-                    for i, _, _, _, e, f, _, p in batch:
-                        copy.write_row((i, e, f, p))
+                    for i, *_, w in batch:
+                        copy.write_row((i, w.exact, w.folded, list(w.pairs)))
                 cursor.execute(PostgresTextIndex.BULK_INSERT_SQL)
             connection.commit()
         for _, definition in gin:

@@ -22,17 +22,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = [
     "IndexedPage",
+    "PageTerms",
     "ParsedQuery",
-    "PhraseTerms",
     "SearchFilters",
     "SearchHit",
     "SearchResults",
     "TextIndex",
+    "TierTerms",
     "make_snippet",
     "matches_exactly",
+    "page_terms",
     "pair_keys",
     "parse_query",
-    "phrase_terms",
+    "tier_terms",
     "words_of",
 ]
 
@@ -130,7 +132,27 @@ def pair_keys(words: Sequence[str]) -> set[str]:
 
 
 @dataclass(frozen=True)
-class PhraseTerms:
+class PageTerms:
+    """What the index stores of one page's text (see :func:`page_terms`)."""
+
+    exact: str
+    """The words, lower-case NFC, space-separated."""
+    folded: str
+    """The same words folded (no diacritics, đ → d)."""
+    pairs: tuple[str, ...]
+    """The pair keys of the exact and of the folded words, sorted."""
+
+
+def page_terms(text: str) -> PageTerms:
+    """The exact words, folded words and pair keys of a page, as both backends index them."""
+    words = words_of(text)
+    folded = [fold(w) for w in words]
+    pairs = tuple(sorted(pair_keys(words) | pair_keys(folded)))
+    return PageTerms(" ".join(words), " ".join(folded), pairs)
+
+
+@dataclass(frozen=True)
+class TierTerms:
     """One tier of a query (its exact or its folded groups) as index look-ups.
 
     A page matches when it holds every :attr:`words` in the word column, every
@@ -146,11 +168,11 @@ class PhraseTerms:
     """Phrases of three or more words, to confirm on the candidates the pairs found."""
 
 
-def phrase_terms(groups: tuple[tuple[str, ...], ...]) -> PhraseTerms:
-    """Split one tier's groups into word, pair and long-phrase look-ups (see PhraseTerms)."""
+def tier_terms(groups: tuple[tuple[str, ...], ...]) -> TierTerms:
+    """Split one tier's groups into word, pair and long-phrase look-ups (see :class:`TierTerms`)."""
     words = tuple(dict.fromkeys(g[0] for g in groups if len(g) == 1))
     pairs = tuple(sorted(set().union(*(pair_keys(g) for g in groups if len(g) > 1))))
-    return PhraseTerms(words, pairs, tuple(g for g in groups if len(g) > 2))
+    return TierTerms(words, pairs, tuple(g for g in groups if len(g) > 2))
 
 
 def parse_query(query: str) -> ParsedQuery:

@@ -18,15 +18,13 @@ from hoso.ocr.index._common import SqlTextIndex, capped_count, filter_clauses, t
 from hoso.ocr.index.api import (
     IndexedPage,
     ParsedQuery,
-    PhraseTerms,
     SearchFilters,
     SearchResults,
-    pair_keys,
-    phrase_terms,
-    words_of,
+    TierTerms,
+    page_terms,
+    tier_terms,
 )
 from hoso.ocr.index.rows import upsert_page_rows
-from hoso.ocr.text import fold
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +40,7 @@ def tsquery_text(groups: Sequence[Sequence[str]]) -> str:
     return " & ".join("(" + " <-> ".join(f"'{w}'" for w in group) + ")" for group in groups)
 
 
-def match_conditions(column: str, terms: PhraseTerms) -> tuple[str, dict[str, Any]]:
+def match_conditions(column: str, terms: TierTerms) -> tuple[str, dict[str, Any]]:
     """SQL ``AND …`` conditions on ``f`` for one tier's terms, and their bound values.
 
     Words use the GIN index of ``{column}_words`` and pair keys the one of ``pairs``. A long phrase
@@ -91,8 +89,7 @@ class PostgresTextIndex(SqlTextIndex):
     async def upsert(self, session: AsyncSession, pages: Sequence[IndexedPage]) -> None:
         ids = await upsert_page_rows(session, pages)
         for page_id, page in zip(ids, pages, strict=True):
-            words = words_of(page.text)
-            folded = [fold(w) for w in words]
+            terms = page_terms(page.text)
             await session.execute(
                 text(
                     f"INSERT INTO ocr_page_fts({self._COLUMNS}) VALUES (:id, "
@@ -101,12 +98,7 @@ class PostgresTextIndex(SqlTextIndex):
                     "folded = excluded.folded, exact_words = excluded.exact_words, "
                     "folded_words = excluded.folded_words, pairs = excluded.pairs"
                 ),
-                {
-                    "id": page_id,
-                    "e": " ".join(words),
-                    "f": " ".join(folded),
-                    "p": sorted(pair_keys(words) | pair_keys(folded)),
-                },
+                {"id": page_id, "e": terms.exact, "f": terms.folded, "p": list(terms.pairs)},
             )
 
     async def search(
@@ -126,7 +118,7 @@ class PostgresTextIndex(SqlTextIndex):
         params["need"] = offset + limit
         conditions = {}
         for column, groups in (("exact", query.exact), ("folded", query.folded)):
-            conditions[column], tier_params = match_conditions(column, phrase_terms(groups))
+            conditions[column], tier_params = match_conditions(column, tier_terms(groups))
             params |= tier_params
         source = "ocr_page_fts f" + (" JOIN ocr_index_pages p ON p.id = f.id" if where else "")
 

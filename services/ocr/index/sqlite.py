@@ -22,22 +22,20 @@ from hoso.ocr.index._common import SqlTextIndex, capped_count, filter_clauses, t
 from hoso.ocr.index.api import (
     IndexedPage,
     ParsedQuery,
-    PhraseTerms,
     SearchFilters,
     SearchResults,
-    pair_keys,
-    phrase_terms,
-    words_of,
+    TierTerms,
+    page_terms,
+    tier_terms,
 )
 from hoso.ocr.index.rows import upsert_page_rows
-from hoso.ocr.text import fold
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["SqliteTextIndex", "match_expression"]
 
 
-def match_expression(column: str, terms: PhraseTerms) -> str:
+def match_expression(column: str, terms: TierTerms) -> str:
     """An FTS5 MATCH string requiring every term of one tier: words in ``column``, pair keys
     in ``pairs``, and long phrases (whose pairs could be scattered) as phrases in ``column``.
 
@@ -73,8 +71,7 @@ class SqliteTextIndex(SqlTextIndex):
     async def upsert(self, session: AsyncSession, pages: Sequence[IndexedPage]) -> None:
         ids = await upsert_page_rows(session, pages)
         for page_id, page in zip(ids, pages, strict=True):
-            words = words_of(page.text)
-            folded = [fold(w) for w in words]
+            terms = page_terms(page.text)
             await session.execute(
                 text("DELETE FROM ocr_page_fts WHERE rowid = :id"), {"id": page_id}
             )
@@ -82,9 +79,9 @@ class SqliteTextIndex(SqlTextIndex):
                 text(self.INSERT_SQL),
                 {
                     "id": page_id,
-                    "e": " ".join(words),
-                    "f": " ".join(folded),
-                    "p": " ".join(sorted(pair_keys(words) | pair_keys(folded))),
+                    "e": terms.exact,
+                    "f": terms.folded,
+                    "p": " ".join(terms.pairs),
                 },
             )
 
@@ -99,7 +96,7 @@ class SqliteTextIndex(SqlTextIndex):
     ) -> SearchResults:
         where, params = filter_clauses(filters)
         params |= {
-            "folded": match_expression("folded", phrase_terms(query.folded)),
+            "folded": match_expression("folded", tier_terms(query.folded)),
             "need": offset + limit,
         }
         if not where:
@@ -121,7 +118,7 @@ class SqliteTextIndex(SqlTextIndex):
 
         tiered = query.exact != query.folded
         if tiered:
-            params["exact"] = match_expression("exact", phrase_terms(query.exact))
+            params["exact"] = match_expression("exact", tier_terms(query.exact))
         await self._tune_connection(session)
         return await self._ranked(
             session,
