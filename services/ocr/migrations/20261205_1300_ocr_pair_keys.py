@@ -63,9 +63,11 @@ def _has_lz4() -> bool:
 
 
 def upgrade() -> None:
-    """Add the pair column (PostgreSQL: a column and its GIN index; SQLite: a new FTS5 table)."""
+    """Add the pair keys (PostgreSQL: columns for pairs and position-less words, GIN-indexed;
+    SQLite: a new FTS5 table with a ``pairs`` column) and fill them for the indexed pages."""
     op.create_index("ix_ocr_index_pages_archived_at", "ocr_index_pages", ["archived_at"])
     if op.get_bind().dialect.name == "postgresql":
+        lz4 = _has_lz4()
         for column in ("pairs", "exact_words", "folded_words"):
             op.execute(f"ALTER TABLE ocr_page_fts ADD COLUMN {column} tsvector NOT NULL DEFAULT ''")
             # The planner's guess for a word or key missing from its statistics decides between
@@ -76,7 +78,7 @@ def upgrade() -> None:
             # the column for every page it looks at, and a TOAST fetch per page cost three
             # times the check itself. The positional vectors go to TOAST instead.
             op.execute(f"ALTER TABLE ocr_page_fts ALTER COLUMN {column} SET STORAGE MAIN")
-            if _has_lz4():
+            if lz4:
                 op.execute(f"ALTER TABLE ocr_page_fts ALTER COLUMN {column} SET COMPRESSION lz4")
         op.execute(_POSTGRES_BACKFILL)
         for column in ("exact", "folded"):
