@@ -184,10 +184,8 @@ def test_zip_signatures_a_zip_reader_would_not_find_are_not_a_polyglot() -> None
 
 def test_pdf_announced_above_the_deep_check_size_is_not_spooled() -> None:
     encrypted = _encrypted_pdf()
-    settings = StorageSettings(pdf_deep_check_max_bytes=len(encrypted))
     policy = SniffPolicy(
-        allowed=frozenset({"application/pdf"}),
-        pdf_deep_check_max_bytes=settings.pdf_deep_check_max_bytes,
+        allowed=frozenset({"application/pdf"}), pdf_deep_check_max_bytes=len(encrypted)
     )
     sniffer = ContentSniffer(policy, expected_size=len(encrypted) + 1)
     sniffer.feed(encrypted)
