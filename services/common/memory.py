@@ -16,9 +16,9 @@ def limit_malloc_arenas(count: int = 2) -> bool:
 
     glibc gives threads that allocate at the same time arenas of their own (up to eight per
     core) and keeps freed blocks cached in each. The servers hand 1 MiB chunks to worker
-    threads, so every thread's arena ends up holding a few: a 200 MB upload grew the storage
-    server by +82 MiB with the default and by about +50 MiB with two arenas
-    (bench/bench_storage.py). Returns whether the limit was set (not on other C libraries).
+    threads, so every thread's arena ends up holding a few: a 200 MB upload (6 MiB parts, 3 at
+    once) grew the storage server by 63 MiB with the default and by 49-51 MiB with two arenas
+    (bench/bench_storage.py, 2026-12-05). Returns whether the limit was set (not on other C libraries).
     """
     if "MALLOC_ARENA_MAX" in os.environ:
         return False
