@@ -2,8 +2,9 @@
 
 create dossier → upload a scan → OCR from the archive's outbox → search by unaccented words →
 officer signs (visible) and agency seals, B-LT with a QR code → the signed result is archived
-under a retention class → VerifyPdf says VALID → fixity OK → BagIt export holds originals,
-renditions, the signed result and its report → the audit chain verifies.
+under a retention class → OCR gives it a text sidecar → VerifyPdf says VALID → fixity OK →
+BagIt export holds originals, renditions, the signed result and its report → the audit chain
+verifies.
 
 Each step is timed and reported through ``on_step``; a failed check raises
 :class:`JourneyFailed` naming the step.
@@ -67,7 +68,7 @@ class JourneyInputs:
     """Base URL of the verification pages for the QR code; empty = the server's own."""
     retention_class: storage_pb.RetentionClass.ValueType = storage_pb.RETENTION_CLASS_TEN_YEARS
     ocr_timeout: float = 180.0
-    """Seconds for the scan's OCR job to appear and finish."""
+    """Seconds for an OCR job (the scan's, the signed result's) to appear and finish."""
     step_timeout: float = 180.0
     """Seconds any other step may take before the journey fails naming it."""
     pin: str = "246810"
@@ -81,6 +82,7 @@ class JourneyResult:
     scan_version: str = ""
     rendition_version: str = ""
     signed_version: str = ""
+    result_sidecar_version: str = ""
     verdict: str = ""
     signer_names: list[str] = field(default_factory=list)
     verification_url: str = ""
@@ -94,6 +96,7 @@ class JourneyResult:
             "scan_version": self.scan_version,
             "rendition_version": self.rendition_version,
             "signed_version": self.signed_version,
+            "result_sidecar_version": self.result_sidecar_version,
             "verdict": self.verdict,
             "signers": self.signer_names,
             "verification_url": self.verification_url,
@@ -308,6 +311,26 @@ async def run_journey(
             signed=archived.signed,
         )
 
+    async with timer.step("ocr_result", inputs.ocr_timeout) as detail:
+        # the archive queues every PDF for OCR, the signed result too; waiting here makes the
+        # bag below whole (a text sidecar next to the untouched signed bytes), not a race
+        (job,) = await hoso.ocr.wait_for_dossier(
+            created.name, [archived.name], timeout=inputs.ocr_timeout
+        )
+        _check(
+            job.state == ocr_pb.JOB_STATE_SUCCEEDED,
+            "ocr_result",
+            f"job {job.name} ended {ocr_pb.JobState.Name(job.state)}",
+        )
+        sidecar = await hoso.archive.stat_file(job.rendition_file_version)
+        _check(
+            sidecar.rendition_kind == storage_pb.RENDITION_KIND_OCR_TEXT_SIDECAR,
+            "ocr_result",
+            f"the signed result's rendition is {sidecar.rendition_kind}, not a text sidecar",
+        )
+        result.result_sidecar_version = sidecar.name
+        detail.update(job=job.name, rendition=sidecar.name)
+
     async with timer.step("verify", limit) as detail:
         report = await hoso.verification.verify_pdf(sealed_pdf, filename=filename)
         result.verdict = verify_pb.Verdict.Name(report.verdict).removeprefix("VERDICT_")
@@ -333,6 +356,7 @@ async def run_journey(
             "original scan": scan.sha256,
             "OCR rendition": (await hoso.archive.stat_file(result.rendition_version)).sha256,
             "signed result": archived.sha256,
+            "signed result's text sidecar": sidecar.sha256,
         }
         result.export_members = _check_bag(package.getvalue(), digests, filename)
         detail.update(files=manifest.payload_files, bytes=manifest.payload_bytes)

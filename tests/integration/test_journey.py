@@ -38,6 +38,7 @@ EXPECTED_STEPS = [
     "sign_officer",
     "sign_agency_seal",
     "archive_result",
+    "ocr_result",
     "verify",
     "fixity",
     "export",
@@ -98,7 +99,11 @@ async def _journey(handle: Any, *, verification_base_url: str = "") -> None:
     rendition = await hoso.archive.stat_file(result.rendition_version)
     payload = [m for m in result.export_members if "/data/" in m]
     assert any(m.endswith(f"/{rendition.filename}") for m in payload), payload
-    assert len(payload) == 3  # original scan, its OCR rendition, the signed result
+    # original scan, its OCR rendition, the signed result and its text sidecar
+    assert len(payload) == 4, payload
+    sidecar = await hoso.archive.list_renditions(result.signed_version)
+    assert [r.name for r in sidecar] == [result.result_sidecar_version]
+    assert sidecar[0].rendition_kind == storage_pb.RENDITION_KIND_OCR_TEXT_SIDECAR
     # "Đăng ký" with its diacritics finds the page too, and ranks it as an exact match
     exact = await hoso.ocr.search("Đăng ký", dossier=result.dossier)
     assert any(r.exact_match and r.file_version == result.scan_version for r in exact.results)
