@@ -5,7 +5,9 @@ RGW (``HOSO_TEST_S3_*`` or ``/var/tmp/hoso-ceph/s3.env``), then in the same run:
 
 * ingest: PutFile of the file (1 MiB messages) vs. ``Minio.put_object`` of the same bytes;
 * download: GetFile vs. ``Minio.get_object`` read to the end;
-* the server's peak RSS growth during the upload, sampled with psutil every 20 ms.
+* the server's peak RSS growth during the upload, sampled with psutil every 20 ms;
+* where the download's CPU goes (the S3 server's processes, hoso's server, the client), and the
+  same bytes over gRPC alone (no storage, no hoso): the transport's own floor on this machine.
 
 Goals: gRPC ≥ 0.8× direct for both directions, RSS growth < 64 MB. Human lines first, the last
 line is JSON. ``--size-mb`` and ``--part-mb`` change the file and part size; ``--sse-c`` turns
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -68,6 +71,101 @@ def make_file(path: Path, size: int) -> str:
         while block := handle.read(8 * MiB):
             digest.update(block)
     return digest.hexdigest()
+
+
+S3_SERVER_PROCESSES = ("radosgw", "ceph-osd")
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User + system CPU of ``processes`` so far (children that ended are not counted)."""
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+class CpuMeter:
+    """CPU seconds spent during a block by the S3 server, hoso's server and this process."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.parts = {
+            "s3": [
+                p for p in psutil.process_iter(["name"]) if p.info["name"] in S3_SERVER_PROCESSES
+            ],
+            "server": [psutil.Process(server_pid)],
+            "client": [psutil.Process()],
+        }
+        self.spent: dict[str, float] = {}
+
+    def __enter__(self) -> CpuMeter:
+        self._start = {name: cpu_seconds(procs) for name, procs in self.parts.items()}
+        self._idle = psutil.cpu_times().idle
+        self._clock = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.spent = {n: cpu_seconds(p) - self._start[n] for n, p in self.parts.items()}
+        wall = time.perf_counter() - self._clock
+        idle = psutil.cpu_times().idle - self._idle
+        self.spent["machine_idle_share"] = idle / (wall * (psutil.cpu_count() or 1))
+
+
+def _transport_floor_server(port_pipe: Any, size: int) -> None:
+    """A bare gRPC server streaming ``size`` bytes as GetFileResponse messages of 1 MiB."""
+    import grpc
+
+    message = pb.GetFileResponse(chunk=os.urandom(MiB)).SerializeToString()
+
+    async def stream(request: bytes, context: Any) -> AsyncIterator[bytes]:
+        for _ in range(size // MiB):
+            yield message
+
+    async def serve() -> None:
+        server = grpc.aio.server()
+        handler = grpc.unary_stream_rpc_method_handler(stream)
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("floor.Floor", {"Stream": handler}),)
+        )
+        port_pipe.send(server.add_insecure_port("127.0.0.1:0"))
+        await server.start()
+        await server.wait_for_termination()
+
+    asyncio.run(serve())
+
+
+async def transport_floor(size: int, rounds: int) -> dict[str, float]:
+    """The same bytes over gRPC alone (another process, loopback): best MiB/s and its CPU."""
+    import multiprocessing
+
+    import grpc
+
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_transport_floor_server, args=(send, size), daemon=True)
+    process.start()
+    try:
+        port = await asyncio.to_thread(receive.recv)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_stream(
+                "/floor.Floor/Stream",
+                request_serializer=lambda raw: raw,
+                response_deserializer=pb.GetFileResponse.FromString,
+            )
+            measured = []
+            for round_number in range(rounds + 1):
+                with CpuMeter(process.pid) as meter:
+                    start = time.perf_counter()
+                    got = sum([len(message.chunk) async for message in call(b"")])
+                    seconds = time.perf_counter() - start
+                if round_number:  # the first round warms the connection up
+                    measured.append((seconds, got, meter.spent))
+            seconds, got, spent = min(measured, key=lambda m: m[0])
+            return {"mib_s": got / MiB / seconds, **spent}
+    finally:
+        process.kill()
+        process.join()
 
 
 class RssSampler:
@@ -219,22 +317,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await stub.CreateDossier(pb.CreateDossierRequest(dossier=dossier))
             results: dict[str, list[float]] = {k: [] for k in ("gput", "gget", "dput", "dget")}
             rss: list[int] = []
+            cpu: dict[str, list[dict[str, float]]] = {"gget": [], "dget": []}
             for round_number in range(args.rounds):
                 with RssSampler(process.pid) as sampler:
                     start = time.perf_counter()
                     version = await grpc_upload(stub, "dossiers/BENCH-1", path, sha256)
                     results["gput"].append(time.perf_counter() - start)
                 rss.append(sampler.peak_growth)
-                start = time.perf_counter()
-                got = await grpc_download(stub, version.name)
-                results["gget"].append(time.perf_counter() - start)
+                with CpuMeter(process.pid) as meter:
+                    start = time.perf_counter()
+                    got = await grpc_download(stub, version.name)
+                    results["gget"].append(time.perf_counter() - start)
+                cpu["gget"].append(meter.spent)
                 assert got == size, (got, size)
                 start = time.perf_counter()
                 key = await asyncio.to_thread(direct_upload, client, bucket, path, sse)
                 results["dput"].append(time.perf_counter() - start)
-                start = time.perf_counter()
-                got = await asyncio.to_thread(direct_download, client, bucket, key, sse)
-                results["dget"].append(time.perf_counter() - start)
+                with CpuMeter(process.pid) as meter:
+                    start = time.perf_counter()
+                    got = await asyncio.to_thread(direct_download, client, bucket, key, sse)
+                    results["dget"].append(time.perf_counter() - start)
+                cpu["dget"].append(meter.spent)
                 assert got == size
                 print(
                     f"round {round_number + 1}: gRPC put {size / MiB / results['gput'][-1]:.0f} MiB/s"
@@ -247,8 +350,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             process.terminate()
             process.wait(timeout=30)
             _drop_bucket(client, bucket)
+    floor = await transport_floor(size, args.rounds)
     best = {k: min(v) for k, v in results.items()}
     rate = {k: size / MiB / v for k, v in best.items()}
+    # the CPU of each path's fastest download
+    spent = {k: cpu[k][results[k].index(best[k])] for k in cpu}
     figures = {
         "size_bytes": size,
         "part_size_mib": args.part_mb,
@@ -261,6 +367,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "put_ratio": round(rate["gput"] / rate["dput"], 2),
         "get_ratio": round(rate["gget"] / rate["dget"], 2),
         "server_rss_growth_mib": round(max(rss) / MiB, 1),
+        # CPU seconds of one download: the same S3 work on both paths; the gRPC hop's own cost
+        # (server + client) set against the grpc_only transfer of the same bytes
+        "get_cpu_s": {
+            "grpc": {k: round(v, 3) for k, v in spent["gget"].items()},
+            "minio": {k: round(v, 3) for k, v in spent["dget"].items() if k != "server"},
+            "grpc_only": {k: round(v, 3) for k, v in floor.items() if k not in ("s3", "mib_s")},
+        },
+        "grpc_only_get_mib_s": round(floor["mib_s"], 1),
         "goal_ratio": 0.8,
         "goal_rss_mib": 64,
     }
@@ -268,6 +382,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         figures["put_ratio"] >= 0.8
         and figures["get_ratio"] >= 0.8
         and figures["server_rss_growth_mib"] < 64
+    )
+    grpc_cpu, minio_cpu, hop = (figures["get_cpu_s"][k] for k in ("grpc", "minio", "grpc_only"))
+    print(
+        f"get CPU s: via hoso S3 {grpc_cpu['s3']} + server {grpc_cpu['server']} + client"
+        f" {grpc_cpu['client']} | minio S3 {minio_cpu['s3']} + client {minio_cpu['client']} |"
+        f" gRPC alone ({figures['grpc_only_get_mib_s']} MiB/s, no storage): server"
+        f" {hop['server']} + client {hop['client']}"
     )
     print(
         f"best: put {figures['put_ratio']}× of minio, get {figures['get_ratio']}× of minio,"
