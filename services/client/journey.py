@@ -128,6 +128,17 @@ class _Timer:
             self.on_step(step)
 
 
+async def _ocr_job(
+    hoso: Clients, dossier: str, version: str, step: str, timeout: float
+) -> ocr_pb.Job:
+    """The OCR job the archive's outbox made for ``version``, once it succeeded with a rendition."""
+    (job,) = await hoso.ocr.wait_for_dossier(dossier, [version], timeout=timeout)
+    state = ocr_pb.JobState.Name(job.state)
+    _check(job.state == ocr_pb.JOB_STATE_SUCCEEDED, step, f"job {job.name} ended {state}")
+    _check(bool(job.rendition_file_version), step, f"job {job.name} made no rendition")
+    return job
+
+
 def _check(ok: bool, step: str, message: str) -> None:
     if not ok:
         raise JourneyFailed(step, message)
@@ -206,12 +217,8 @@ async def run_journey(
         detail.update(file_version=scan.name, bytes=scan.size_bytes)
 
     async with timer.step("ocr", inputs.ocr_timeout) as detail:
-        (job,) = await hoso.ocr.wait_for_dossier(
-            created.name, [scan.name], timeout=inputs.ocr_timeout
-        )
-        _check(job.state == ocr_pb.JOB_STATE_SUCCEEDED, "ocr", f"job {job.name} ended {job.state}")
+        job = await _ocr_job(hoso, created.name, scan.name, "ocr", inputs.ocr_timeout)
         _check(job.state in TERMINAL_STATES and job.pages_done >= 1, "ocr", "no page was OCR'd")
-        _check(bool(job.rendition_file_version), "ocr", f"job {job.name} made no rendition")
         result.rendition_version = job.rendition_file_version
         detail.update(job=job.name, pages=job.pages_done, rendition=job.rendition_file_version)
 
@@ -314,19 +321,13 @@ async def run_journey(
     async with timer.step("ocr_result", inputs.ocr_timeout) as detail:
         # the archive queues every PDF for OCR, the signed result too; waiting here makes the
         # bag below whole (a text sidecar next to the untouched signed bytes), not a race
-        (job,) = await hoso.ocr.wait_for_dossier(
-            created.name, [archived.name], timeout=inputs.ocr_timeout
-        )
-        _check(
-            job.state == ocr_pb.JOB_STATE_SUCCEEDED,
-            "ocr_result",
-            f"job {job.name} ended {ocr_pb.JobState.Name(job.state)}",
-        )
+        job = await _ocr_job(hoso, created.name, archived.name, "ocr_result", inputs.ocr_timeout)
         sidecar = await hoso.archive.stat_file(job.rendition_file_version)
+        kind = storage_pb.RenditionKind.Name(sidecar.rendition_kind)
         _check(
             sidecar.rendition_kind == storage_pb.RENDITION_KIND_OCR_TEXT_SIDECAR,
             "ocr_result",
-            f"the signed result's rendition is {sidecar.rendition_kind}, not a text sidecar",
+            f"the signed result's rendition is {kind}, not a text sidecar",
         )
         result.result_sidecar_version = sidecar.name
         detail.update(job=job.name, rendition=sidecar.name)
